@@ -1,0 +1,112 @@
+// The records the state store keeps. Plain structs: the API validates into them, the store
+// persists them, the daemon acts on them. Field names match the REST API's JSON.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flotilla::storage {
+
+// The VM lifecycle (DESIGN.md, Cloud Hypervisor VmState). valid_transition() is the one rule.
+enum class VmState { stopped, starting, running, paused, stopping, crashed };
+std::string_view to_string(VmState s);
+std::optional<VmState> vm_state_from_string(std::string_view s);
+bool valid_transition(VmState from, VmState to);
+
+struct BootSource {
+  std::string kernel;   // host path of a PVH ELF (probe guest, vmlinux)
+  std::string initrd;   // optional, empty if none
+  std::string cmdline;  // at most kMaxCmdline bytes
+};
+inline constexpr size_t kMaxCmdline = 2048;
+
+struct DiskAttachment {
+  std::string path;  // host path of the image (pools arrive with the storage issue)
+  bool read_only = false;
+};
+
+struct NicAttachment {
+  std::string network;  // network name (networks arrive with the network issue)
+  std::string mac;      // empty: allocated when networks exist
+};
+
+enum class CpuMode { timeshare, partition };
+struct CpuPolicy {
+  CpuMode mode = CpuMode::timeshare;
+  uint32_t weight = 100;        // timeshare: relative share, 1..10000
+  uint32_t cap_percent = 0;     // timeshare: 0 = no cap, else percent of one host core
+  uint32_t dedicated_cores = 0;  // partition: number of host cores
+};
+
+enum class MemoryMode { shared, reserved };
+struct MemoryPolicy {
+  MemoryMode mode = MemoryMode::shared;
+};
+
+enum class RestartPolicy { never, on_crash, always };
+
+// What a user defines (POST /v1/vms, PATCH /v1/vms/{id}).
+struct VmSpec {
+  std::string name;  // [a-z0-9][a-z0-9-]{0,62}, unique per host
+  uint32_t vcpus = 1;
+  uint64_t memory_mib = 128;
+  BootSource boot;
+  std::vector<DiskAttachment> disks;
+  std::vector<NicAttachment> nics;
+  CpuPolicy cpu;
+  MemoryPolicy memory;
+  RestartPolicy restart = RestartPolicy::never;
+};
+
+struct VmRecord {
+  std::string id;  // UUIDv4
+  std::string host;  // the host that runs it (ids and names carry a host for the fleet later)
+  VmSpec spec;
+  VmState desired = VmState::stopped;
+  VmState actual = VmState::stopped;
+  int64_t created_at = 0;  // unix milliseconds
+  int64_t updated_at = 0;
+  uint64_t generation = 1;  // bumped by every update (optimistic concurrency, ETag)
+};
+
+enum class Role { viewer, helpdesk, operator_, admin };
+std::string_view to_string(Role r);
+std::optional<Role> role_from_string(std::string_view s);
+
+struct TokenRecord {
+  std::string id;  // UUIDv4; the secret itself is never stored, only its SHA-256
+  std::string name;
+  Role role = Role::viewer;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;  // 0 = never
+  bool revoked = false;
+};
+
+struct AuditEntry {
+  int64_t id = 0;
+  int64_t at = 0;  // unix milliseconds
+  std::string actor;  // token name or "system"
+  std::string action;  // e.g. "vm.create"
+  std::string target;  // resource id
+  std::string result;  // "ok" or an error code
+  std::string request_id;
+};
+
+enum class OperationState { pending, running, succeeded, failed, cancelled };
+std::string_view to_string(OperationState s);
+
+struct OperationRecord {
+  std::string id;  // UUIDv4
+  std::string kind;  // "vm.start", "disk.import", ...
+  std::string target;  // resource id
+  OperationState state = OperationState::pending;
+  int progress = 0;  // 0..100
+  std::string error;  // empty unless failed
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+}  // namespace flotilla::storage
