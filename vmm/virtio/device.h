@@ -1,0 +1,78 @@
+// VirtioDevice: what a virtio device model implements; the transport (virtio-mmio) drives it.
+// Lifecycle: constructed → (driver negotiates) set_acked_features() → activate() at DRIVER_OK
+// → process_queue() on notifications → reset() when the driver writes status 0. Before
+// activate() a device never touches guest memory (Firecracker's DeviceState Inactive/Activated).
+//
+// Threads: every call comes with the owning transport's mutex held: config reads/writes and
+// set_acked_features/activate/reset from vCPU threads, process_queue from the device thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "vmm/memory/guest_memory_view.h"
+#include "vmm/virtio/queue.h"
+
+namespace flotilla::vmm::virtio {
+
+enum class VirtioErrorCode {
+  kInvalidArgument,  // bad construction parameter
+  kSystem,           // a host call failed (errno in the message)
+  kQueueInvalid,     // a required queue is not ready/valid at activation
+  kBackend,          // the device's host backend failed
+};
+
+struct VirtioError {
+  VirtioErrorCode code = VirtioErrorCode::kInvalidArgument;
+  std::string message;
+};
+
+// How a device reaches its driver through the transport, which implements it.
+class VirtioInterrupt {
+ public:
+  virtual ~VirtioInterrupt() = default;
+  // Used buffers / config change: interrupt status bit + InterruptLine::trigger(). Call with
+  // the transport's mutex held (i.e. from inside process_queue/activate).
+  virtual void signal_used_queue(uint16_t queue) = 0;
+  virtual void signal_config_change() = 0;
+  // Asks for process_queue(queue) to run again soon on the loop thread (e.g. when a rate
+  // limiter refills). Thread-safe, lock-free (writes the queue's notify eventfd); harmless
+  // after reset (counted as an inactive notification).
+  virtual void kick_queue(uint16_t queue) = 0;
+};
+
+class VirtioDevice {
+ public:
+  virtual ~VirtioDevice() = default;
+
+  virtual uint32_t device_type() const = 0;  // VIRTIO_ID_* from <linux/virtio_ids.h>
+  // Device-specific feature bits offered. The transport adds VIRTIO_F_VERSION_1 and the ring
+  // features (INDIRECT_DESC, EVENT_IDX) it supports.
+  virtual uint64_t device_features() const = 0;
+  // One entry per queue: that queue's maximum size (a power of two ≤ Queue::kMaxSize).
+  virtual std::vector<uint16_t> queue_max_sizes() const = 0;
+
+  // Config space (transport offset 0x100 + offset). Out-of-range bytes read as 0 and writes
+  // to them are ignored; never fails.
+  virtual void read_config(uint64_t offset, std::span<uint8_t> data) const = 0;
+  virtual void write_config(uint64_t offset, std::span<const uint8_t> data) = 0;
+
+  // The features the driver accepted (a subset of what was offered), at FEATURES_OK.
+  virtual void set_acked_features(uint64_t features) = 0;
+  // At DRIVER_OK. queues stay owned by the transport and valid until reset(); the device may
+  // keep references to memory, queues and interrupt until then. An error → the transport sets
+  // DEVICE_NEEDS_RESET.
+  virtual Result<void, VirtioError> activate(const GuestMemoryView& memory, std::span<Queue> queues,
+                                             VirtioInterrupt& interrupt) = 0;
+  // Back to the power-on state; drops the references taken by activate().
+  virtual void reset() = 0;
+  // The driver notified queue `index` (< queue count), only while activated. Returns false if
+  // the device found the queue broken (the transport then sets DEVICE_NEEDS_RESET).
+  virtual bool process_queue(uint16_t index) = 0;
+  virtual bool activated() const = 0;
+};
+
+}  // namespace flotilla::vmm::virtio
