@@ -1,0 +1,48 @@
+// The flotilla command line: argv → Invocation (parse_args, pure apart from reading
+// --from-json) → one REST exchange → text or JSON (execute). main() is run().
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+#include "cli/connection.h"
+#include "cli/http_client.h"
+#include "common/result.h"
+
+namespace flotilla::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitApiError = 1;    // the API answered with an error status
+inline constexpr int kExitUsage = 2;       // bad arguments or unreadable local input
+inline constexpr int kExitConnection = 3;  // cannot reach or talk to the daemon
+
+enum class Command {
+  kVmList,
+  kVmShow,
+  kVmCreate,
+  kVmDelete,
+  kHost,
+  kTokenCreate,
+  kTokenList,
+  kTokenRevoke,
+};
+
+struct Invocation {
+  ConnectionArgs connection;
+  Command command = Command::kVmList;
+  HttpRequest request;
+  bool json = false;
+  std::string subject;  // the NAME|ID the command acts on, for messages
+};
+
+// Help and --version print to `out` and yield kExitOk as the error; usage errors print to `err`
+// and yield kExitUsage. `in` is read for "--from-json -".
+Result<Invocation, int> parse_args(int argc, const char* const* argv, std::istream& in,
+                                   std::ostream& out, std::ostream& err);
+
+// Sends the request and prints the outcome; returns the process exit code.
+int execute(const Invocation& invocation, std::ostream& out, std::ostream& err);
+
+int run(int argc, const char* const* argv);
+
+}  // namespace flotilla::cli

@@ -1,0 +1,174 @@
+// parse_args: the CLI11 command tree.
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/app.h"
+#include "cli/requests.h"
+
+#ifndef FLOTILLA_VERSION
+#define FLOTILLA_VERSION "unknown"
+#endif
+
+namespace flotilla::cli {
+namespace {
+
+struct Values {
+  ConnectionArgs connection;
+  double timeout_seconds = 30;
+  bool json = false;
+  std::string subject;
+  VmCreateArgs vm;
+  std::string vm_name, kernel, initrd, cmdline, restart, from_json;
+  std::int64_t vcpus = 0, memory_mib = 0;
+  TokenCreateArgs token;
+  std::int64_t expires_in = 0;
+};
+
+void add_global_options(CLI::App& app, Values& v) {
+  app.add_option("--state-dir", v.connection.state_dir,
+                 "Daemon state folder: socket <dir>/run/flotillad.sock, token <dir>/admin.token")
+      ->envname("FLOTILLA_STATE_DIR");
+  app.add_option("--url", v.connection.url,
+                 "API URL instead of the Unix socket: http://HOST:PORT, https://..., unix:PATH")
+      ->envname("FLOTILLA_URL");
+  app.add_option("--token", v.connection.token, "Bearer token")->envname("FLOTILLA_TOKEN");
+  app.add_option("--ca", v.connection.ca_file, "PEM CA bundle to trust for https://")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--insecure", v.connection.insecure, "Do not verify the server certificate");
+  app.add_option("--timeout", v.timeout_seconds, "Seconds to wait for each step")
+      ->check(CLI::Range(0.001, 3600.0));
+  app.add_flag("--json", v.json, "Print the API's JSON instead of a table");
+}
+
+struct Subcommands {
+  CLI::App *vm_list, *vm_show, *vm_create, *vm_delete, *host, *token_create, *token_list,
+      *token_revoke;
+  CLI::Option *vcpus, *memory, *kernel, *initrd, *cmdline, *restart, *from_json, *vm_name, *expires;
+};
+
+Subcommands add_commands(CLI::App& app, Values& v) {
+  Subcommands s{};
+  auto* vm = app.add_subcommand("vm", "Virtual machines")->require_subcommand(1);
+  s.vm_list = vm->add_subcommand("list", "List VMs");
+  s.vm_show = vm->add_subcommand("show", "Show one VM");
+  s.vm_show->add_option("vm", v.subject, "VM name or id")->required();
+  s.vm_create = vm->add_subcommand("create", "Define a VM");
+  auto* c = s.vm_create;
+  s.vm_name = c->add_option("name", v.vm_name, "VM name: [a-z0-9][a-z0-9-]{0,62}");
+  s.kernel = c->add_option("--kernel", v.kernel, "Kernel image path (on the daemon's host)");
+  s.vcpus = c->add_option("--vcpus", v.vcpus, "Virtual CPUs (1..64)");
+  s.memory = c->add_option("--memory-mib", v.memory_mib, "Memory in MiB (16..1048576)");
+  s.cmdline = c->add_option("--cmdline", v.cmdline, "Kernel command line");
+  s.initrd = c->add_option("--initrd", v.initrd, "Initrd path");
+  s.restart = c->add_option("--restart", v.restart, "Restart policy: never|on-crash|always");
+  s.from_json = c->add_option("--from-json", v.from_json, "Create body from FILE, or - for stdin");
+  s.vm_delete = vm->add_subcommand("delete", "Delete a stopped VM");
+  s.vm_delete->add_option("vm", v.subject, "VM name or id")->required();
+  s.host = app.add_subcommand("host", "Show the host: cores, memory, KVM");
+  auto* token = app.add_subcommand("token", "API tokens (admin)")->require_subcommand(1);
+  s.token_create = token->add_subcommand("create", "Create a token; the secret is shown once");
+  s.token_create->add_option("name", v.token.name, "Token name")->required();
+  s.token_create->add_option("--role", v.token.role, "viewer|helpdesk|operator|admin")->required();
+  s.expires = s.token_create->add_option("--expires-in", v.expires_in, "Lifetime in seconds");
+  s.token_list = token->add_subcommand("list", "List tokens");
+  s.token_revoke = token->add_subcommand("revoke", "Revoke a token");
+  s.token_revoke->add_option("id", v.subject, "Token id")->required();
+  return s;
+}
+
+template <class T>
+std::optional<T> given(const CLI::Option* option, const T& value) {
+  return option->count() > 0 ? std::optional<T>(value) : std::nullopt;
+}
+
+Result<std::string, UsageError> read_input(const std::string& source, std::istream& in) {
+  std::ostringstream text;
+  if (source == "-") {
+    text << in.rdbuf();
+  } else {
+    std::ifstream file(source, std::ios::binary);
+    if (!file) return fail(UsageError{"--from-json: cannot read " + source});
+    text << file.rdbuf();
+  }
+  return text.str();
+}
+
+Result<HttpRequest, UsageError> create_request(const Subcommands& s, const Values& v,
+                                               std::istream& in) {
+  VmCreateArgs a;
+  a.name = given(s.vm_name, v.vm_name);
+  a.kernel = given(s.kernel, v.kernel);
+  a.initrd = given(s.initrd, v.initrd);
+  a.cmdline = given(s.cmdline, v.cmdline);
+  a.restart = given(s.restart, v.restart);
+  a.vcpus = given(s.vcpus, v.vcpus);
+  a.memory_mib = given(s.memory, v.memory_mib);
+  if (s.from_json->count() > 0) {
+    auto text = read_input(v.from_json, in);
+    if (!text) return fail(text.error());
+    a.from_json = std::move(*text);
+  }
+  return vm_create_request(a);
+}
+
+// Maps the parsed subcommand to its request.
+Result<Invocation, UsageError> build(const Subcommands& s, Values& v, std::istream& in) {
+  Invocation inv;
+  inv.json = v.json;
+  inv.subject = v.subject;
+  inv.connection = v.connection;
+  inv.connection.timeout =
+      std::chrono::milliseconds(static_cast<std::int64_t>(v.timeout_seconds * 1000));
+  if (s.vm_list->parsed()) {
+    inv.command = Command::kVmList, inv.request = vm_list_request();
+  } else if (s.vm_show->parsed()) {
+    inv.command = Command::kVmShow, inv.request = vm_show_request(v.subject);
+  } else if (s.vm_create->parsed()) {
+    auto r = create_request(s, v, in);
+    if (!r) return fail(r.error());
+    inv.command = Command::kVmCreate, inv.request = std::move(*r);
+  } else if (s.vm_delete->parsed()) {
+    inv.command = Command::kVmDelete, inv.request = vm_delete_request(v.subject);
+  } else if (s.host->parsed()) {
+    inv.command = Command::kHost, inv.request = host_request();
+  } else if (s.token_create->parsed()) {
+    v.token.expires_in_seconds = given(s.expires, v.expires_in);
+    inv.command = Command::kTokenCreate, inv.request = token_create_request(v.token);
+  } else if (s.token_list->parsed()) {
+    inv.command = Command::kTokenList, inv.request = token_list_request();
+  } else if (s.token_revoke->parsed()) {
+    inv.command = Command::kTokenRevoke, inv.request = token_revoke_request(v.subject);
+  } else {
+    return fail(UsageError{"no command given; see --help"});
+  }
+  return inv;
+}
+
+}  // namespace
+
+Result<Invocation, int> parse_args(int argc, const char* const* argv, std::istream& in,
+                                   std::ostream& out, std::ostream& err) {
+  CLI::App app("Flotilla command-line client: talks to flotillad's REST API", "flotilla");
+  app.set_version_flag("--version", std::string("flotilla ") + FLOTILLA_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the subcommand too
+  Values values;
+  add_global_options(app, values);
+  Subcommands subcommands = add_commands(app, values);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e, out, err);
+    return fail(code == 0 ? kExitOk : kExitUsage);
+  }
+  auto inv = build(subcommands, values, in);
+  if (!inv) {
+    err << "error: usage: " << inv.error().message << "\n";
+    return fail(kExitUsage);
+  }
+  return std::move(*inv);
+}
+
+}  // namespace flotilla::cli

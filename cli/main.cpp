@@ -1,0 +1,6 @@
+// flotilla: the Flotilla command-line client (see cli/README.md).
+#include "cli/app.h"
+
+int main(int argc, char** argv) {
+  return flotilla::cli::run(argc, argv);
+}

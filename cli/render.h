@@ -1,0 +1,20 @@
+// API JSON → text for people. Every function tolerates missing or oddly-typed fields (shown
+// as "-"), so a newer server never makes the CLI fail to print.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+namespace flotilla::cli {
+
+std::string render_vm_list(const nlohmann::json& list);  // {"items":[VM...]}
+std::string render_vm(const nlohmann::json& vm);
+std::string render_host(const nlohmann::json& host);
+std::string render_token_list(const nlohmann::json& list);  // {"items":[token...]}
+std::string render_token(const nlohmann::json& token);      // includes the secret when present
+
+// 1536 → "1.5 KiB"; exact multiples print without decimals ("128 MiB").
+std::string format_bytes(std::uint64_t bytes);
+
+}  // namespace flotilla::cli

@@ -1,0 +1,98 @@
+#include "cli/requests.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+namespace flotilla::cli {
+namespace {
+
+using nlohmann::json;
+
+HttpRequest make(std::string method, std::string target, std::string body = {}) {
+  HttpRequest r;
+  r.method = std::move(method);
+  r.target = std::move(target);
+  r.body = std::move(body);
+  return r;
+}
+
+std::string vm_target(std::string_view name_or_id) {
+  return "/v1/vms/" + encode_path_segment(name_or_id);
+}
+
+std::string absolute(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
+
+Result<json, UsageError> parse_body(const std::string& text) {
+  json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return fail(UsageError{"--from-json: not valid JSON"});
+  if (!body.is_object()) return fail(UsageError{"--from-json: expected a JSON object"});
+  return body;
+}
+
+// Sets body[outer][inner], creating or keeping the "boot" object; a non-object there is left
+// for the server to reject, so its message names the field.
+void set_nested(json& body, const char* outer, const char* inner, json value) {
+  if (!body.contains(outer)) body[outer] = json::object();
+  if (body[outer].is_object()) body[outer][inner] = std::move(value);
+}
+
+}  // namespace
+
+HttpRequest vm_list_request() {
+  return make("GET", "/v1/vms");
+}
+
+HttpRequest vm_show_request(std::string_view name_or_id) {
+  return make("GET", vm_target(name_or_id));
+}
+
+Result<HttpRequest, UsageError> vm_create_request(const VmCreateArgs& args) {
+  json body = json::object();
+  if (args.from_json) {
+    auto parsed = parse_body(*args.from_json);
+    if (!parsed) return fail(parsed.error());
+    body = std::move(*parsed);
+  } else {
+    if (!args.name) return fail(UsageError{"vm create needs NAME (or --from-json)"});
+    if (!args.kernel) return fail(UsageError{"vm create needs --kernel PATH (or --from-json)"});
+  }
+  if (args.name) body["name"] = *args.name;
+  if (args.vcpus) body["vcpus"] = *args.vcpus;
+  if (args.memory_mib) body["memory_mib"] = *args.memory_mib;
+  if (args.kernel) set_nested(body, "boot", "kernel", absolute(*args.kernel));
+  if (args.initrd) set_nested(body, "boot", "initrd", absolute(*args.initrd));
+  if (args.cmdline) set_nested(body, "boot", "cmdline", *args.cmdline);
+  if (args.restart) body["restart"] = *args.restart;
+  // Invalid UTF-8 (from a file or an argument) is replaced rather than thrown on; the server
+  // sees U+FFFD and its validation names the field.
+  return make("POST", "/v1/vms", body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+HttpRequest vm_delete_request(std::string_view name_or_id) {
+  return make("DELETE", vm_target(name_or_id));
+}
+
+HttpRequest host_request() {
+  return make("GET", "/v1/host");
+}
+
+HttpRequest token_create_request(const TokenCreateArgs& args) {
+  json body = {{"name", args.name}, {"role", args.role}};
+  if (args.expires_in_seconds) body["expires_in_seconds"] = *args.expires_in_seconds;
+  return make("POST", "/v1/tokens", body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+HttpRequest token_list_request() {
+  return make("GET", "/v1/tokens");
+}
+
+HttpRequest token_revoke_request(std::string_view id) {
+  return make("DELETE", "/v1/tokens/" + encode_path_segment(id));
+}
+
+}  // namespace flotilla::cli
