@@ -1,0 +1,57 @@
+// Pure request parsing and validation: bytes in, typed values or an ApiError out. No sockets,
+// no store, no exceptions leave these functions (nlohmann's are caught inside). The libFuzzer
+// target (tests/fuzz/) and the route files call exactly these; keep the signatures stable.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "api/api_types.h"
+#include "storage/model.h"
+
+namespace flotilla::api {
+
+inline constexpr size_t kMaxJsonDepth = 32;  // deeper bodies are refused before parsing
+inline constexpr size_t kMaxPathBytes = 4096;
+inline constexpr uint32_t kMaxVcpus = 64;
+inline constexpr uint64_t kMinMemoryMib = 16;
+inline constexpr uint64_t kMaxMemoryMib = 1048576;
+inline constexpr size_t kMaxDisks = 16;
+inline constexpr size_t kMaxNics = 16;
+inline constexpr uint32_t kMaxWeight = 10000;
+inline constexpr uint32_t kMaxCapPercent = 6400;
+inline constexpr uint32_t kMaxDedicatedCores = 1024;
+inline constexpr int64_t kMaxTokenLifetimeSeconds = 10LL * 366 * 24 * 3600;
+
+// Parses a JSON body: invalid_json for syntax errors, invalid UTF-8 or raw control bytes;
+// bad_request for nesting deeper than kMaxJsonDepth. Never throws.
+ApiResult<nlohmann::json> parse_json_body(std::string_view body);
+
+// True for names matching [a-z0-9][a-z0-9-]{0,62} (VMs, networks, tokens).
+bool is_valid_name(std::string_view name);
+
+// POST /v1/vms body → a complete VmSpec (defaults for absent optional fields).
+ApiResult<storage::VmSpec> parse_vm_create(std::string_view body);
+
+// PATCH /v1/vms/{id} body applied to the current spec: present fields replace, nested objects
+// (boot, cpu, memory) merge field by field, arrays (disks, nics) are replaced whole.
+ApiResult<storage::VmSpec> apply_vm_patch(const storage::VmSpec& current, std::string_view body);
+
+// POST /v1/tokens body.
+struct TokenCreateRequest {
+  std::string name;
+  storage::Role role = storage::Role::viewer;
+  std::optional<int64_t> expires_in_seconds;  // absent: never expires
+};
+ApiResult<TokenCreateRequest> parse_token_create(std::string_view body);
+
+// The If-Match header of PATCH: "\"<generation>\"" or a bare number; nullopt if absent.
+ApiResult<std::optional<uint64_t>> parse_if_match(std::string_view header_value);
+
+// Content-Type acceptable for a JSON body ("application/json", any charset=utf-8 parameter).
+bool is_json_content_type(std::string_view content_type);
+
+}  // namespace flotilla::api
