@@ -1,0 +1,49 @@
+// VmConfig: the definition flotilla-vmm runs (team/VMM.md "Monitor process"): a JSON file
+// (--config) and/or flags, flags winning. validate_config() checks everything BEFORE any VM
+// is created; every problem is one clear line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vmm/kvm/error.h"
+
+namespace flotilla::vmm {
+
+enum class OnReset { kReboot, kExit };
+
+struct VmConfig {
+  std::string kernel;
+  uint32_t vcpus = 1;
+  uint64_t memory_mib = 128;
+  std::string cmdline;
+  std::string control_socket;  // "" = none
+  std::string console_log;     // "" = none
+  OnReset on_reset = OnReset::kReboot;
+  bool rng = false;  // virtio-rng in slot 0
+};
+
+// Host facts validation compares against (injected for tests).
+struct HostLimits {
+  uint64_t memory_bytes = 0;       // host RAM
+  uint32_t max_vcpus = 0;          // KVM_CAP_MAX_VCPUS
+  uint32_t recommended_vcpus = 0;  // KVM_CAP_NR_VCPUS
+};
+
+// Parses the JSON text of a config file into `config` (only the keys present change it).
+// Unknown keys and wrong types are errors naming the key.
+VmmResult<void> apply_config_json(const std::string& text, VmConfig& config);
+
+// Parses argv (flags per VMM.md; --config FILE read first, flags override it).
+// Returns the config, nullopt when --help was printed, or an error (exit status 2).
+VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* const* argv);
+
+// Checks the definition against the host and the kernel file (it must be a PVH ELF that fits).
+// Returns warnings (e.g. more vCPUs than KVM recommends) or the first error.
+VmmResult<std::vector<std::string>> validate_config(const VmConfig& config, const HostLimits& host);
+
+HostLimits host_limits_from_system(uint32_t max_vcpus, uint32_t recommended_vcpus);
+
+}  // namespace flotilla::vmm

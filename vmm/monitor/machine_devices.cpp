@@ -1,0 +1,81 @@
+// Machine::create_devices: the legacy devices on the port bus, the virtio-mmio transports on
+// the MMIO bus, and their wiring to KVM (IRQ lines, irqfds, ioeventfds).
+#include "vmm/monitor/machine_devices.h"
+
+#include <spdlog/spdlog.h>
+
+#include "vmm/devices/virtio/rng/rng.h"
+#include "vmm/monitor/machine.h"
+
+namespace flotilla::vmm {
+namespace {
+
+VmmResult<void> insert(Bus& bus, uint64_t base, uint64_t len, std::shared_ptr<BusDevice> dev,
+                       const char* name) {
+  auto r = bus.insert(base, len, std::move(dev), name);
+  if (!r) return vmm_fail(VmmErrc::kDevice, std::string(name) + ": " + r.error().message);
+  return {};
+}
+
+}  // namespace
+
+VmmResult<void> Machine::create_devices() {
+  devices_ = std::make_unique<MachineDevices>();
+  MachineDevices& d = *devices_;
+  d.com1_irq = std::make_unique<KvmIrqLine>(vm_, Serial::kCom1Irq);
+  Console* console = &console_;
+  d.serial = std::make_shared<Serial>(
+      *d.com1_irq, [console](std::span<const uint8_t> bytes) { console->output(bytes); });
+  d.i8042 = std::make_shared<I8042>([this] {
+    request_end(MachineEnd{MachineEnd::Kind::kReset, 0, "i8042 reset (0xFE)"});
+  });
+  d.rtc = std::make_shared<Rtc>();
+  const uint64_t ram = memory_.size();
+  d.rtc->set_memory_sizes(std::min(ram, layout::kLowRamMax),
+                          ram > layout::kLowRamMax ? ram - layout::kLowRamMax : 0);
+  d.exit_device = std::make_shared<ExitDevice>([this](uint8_t value) {
+    request_end(MachineEnd{MachineEnd::Kind::kPowerOff, value,
+                           "guest power-off (port 0xf4 value " + std::to_string(value) + ")"});
+  });
+  d.bench_port = std::make_shared<BenchPort>();
+  if (auto r = insert(d.pio, Serial::kCom1Base, Serial::kLength, d.serial, "com1"); !r) return r;
+  if (auto r = insert(d.pio, I8042::kBase, I8042::kLength, d.i8042, "i8042"); !r) return r;
+  if (auto r = insert(d.pio, Rtc::kBase, Rtc::kLength, d.rtc, "rtc"); !r) return r;
+  if (auto r = insert(d.pio, ExitDevice::kPort, ExitDevice::kLength, d.exit_device, "exit"); !r) {
+    return r;
+  }
+  if (auto r = insert(d.pio, BenchPort::kPort, 1, d.bench_port, "bench"); !r) return r;
+  std::shared_ptr<Serial> serial = d.serial;
+  console_.set_input_sink(
+      [serial](std::span<const uint8_t> b) { return serial->enqueue_input(b); });
+  if (config_.rng) {
+    auto rng = virtio::VirtioRng::create(virtio::VirtioRngConfig{}, &loop_);
+    if (!rng) return vmm_fail(VmmErrc::kDevice, "virtio-rng: " + rng.error().message);
+    if (auto r = add_virtio(*rng, "virtio-rng"); !r) return r;
+  }
+  return {};
+}
+
+VmmResult<void> Machine::add_virtio(std::shared_ptr<virtio::VirtioDevice> device,
+                                    const char* name) {
+  MachineDevices& d = *devices_;
+  const auto slot = static_cast<uint32_t>(d.transports.size());
+  if (slot >= layout::kVirtioSlots) return vmm_fail(VmmErrc::kDevice, "no free virtio slot");
+  const uint64_t base = layout::kVirtioBase + slot * layout::kVirtioSlotSize;
+  auto irq = IrqfdLine::create(vm_, layout::kVirtioFirstGsi + slot);
+  if (!irq) return fail(irq.error());
+  auto transport = virtio::MmioTransport::create(std::move(device), memory_.view(), **irq, loop_);
+  if (!transport)
+    return vmm_fail(VmmErrc::kDevice, std::string(name) + ": " + transport.error().message);
+  d.virtio_irqs.push_back(std::move(*irq));
+  for (uint16_t q = 0; q < (*transport)->queue_count(); ++q) {
+    auto r = vm_.register_ioeventfd((*transport)->notify_eventfd(q), IoSpace::kMmio,
+                                    base + virtio::MmioTransport::kNotifyOffset, 4, q);
+    if (!r) return r;
+  }
+  if (auto r = insert(d.mmio, base, layout::kVirtioSlotSize, *transport, name); !r) return r;
+  d.transports.push_back(std::move(*transport));
+  return {};
+}
+
+}  // namespace flotilla::vmm

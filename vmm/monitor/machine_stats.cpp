@@ -1,0 +1,50 @@
+// Machine::stats: the counters the control socket's `stats` reports (and the daemon exports).
+#include <nlohmann/json.hpp>
+
+#include "vmm/monitor/machine.h"
+#include "vmm/monitor/machine_devices.h"
+
+namespace flotilla::vmm {
+namespace {
+
+nlohmann::json bus_json(const Bus& bus) {
+  nlohmann::json ranges = nlohmann::json::array();
+  for (const BusRangeStats& r : bus.stats()) {
+    ranges.push_back({{"name", r.name},
+                      {"base", r.base},
+                      {"length", r.length},
+                      {"reads", r.reads},
+                      {"writes", r.writes}});
+  }
+  return {{"ranges", ranges}, {"unknown_accesses", bus.unknown_accesses()}};
+}
+
+}  // namespace
+
+nlohmann::json Machine::stats() const {
+  nlohmann::json exits = nlohmann::json::object();
+  for (const auto& [name, n] : exit_stats_.snapshot()) exits[name] = n;
+  nlohmann::json states = nlohmann::json::array();
+  for (VcpuState s : vcpu_states()) states.push_back(vcpu_state_name(s));
+  nlohmann::json out = {
+      {"exits", exits},
+      {"exits_total", exit_stats_.total()},
+      {"vcpus", states},
+      {"memory_bytes", memory_.size()},
+      {"resident_bytes", memory_.resident_bytes()},
+  };
+  if (devices_) {
+    const MachineDevices& d = *devices_;
+    out["pio"] = bus_json(d.pio);
+    out["mmio"] = bus_json(d.mmio);
+    out["unknown_accesses"] = {{"pio", d.pio.unknown_accesses()},
+                               {"mmio", d.mmio.unknown_accesses()}};
+    out["bench_port_writes"] = d.bench_port->writes();
+    const SerialMetrics sm = d.serial->metrics();
+    out["serial"] = {
+        {"tx_bytes", sm.tx_bytes}, {"rx_bytes", sm.rx_bytes}, {"input_dropped", sm.input_dropped}};
+  }
+  return out;
+}
+
+}  // namespace flotilla::vmm

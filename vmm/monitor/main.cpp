@@ -1,0 +1,57 @@
+// flotilla-vmm: one guest per process (team/VMM.md "Monitor process"). Exit status: 0 guest
+// power-off / stop / reset with on_reset=exit (or the exit device's value), 1 host or guest
+// failure, 2 invalid definition (refused before any VM exists).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "vmm/arch/x86_64/pvh_elf.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/memory/layout.h"
+#include "vmm/monitor/config.h"
+#include "vmm/monitor/monitor.h"
+
+using namespace flotilla::vmm;
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitInvalid = 2;
+
+int refuse(const std::string& message) {
+  std::fprintf(stderr, "flotilla-vmm: %s\n", message.c_str());
+  return kExitInvalid;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  block_monitor_signals();  // before any thread exists
+  spdlog::set_default_logger(spdlog::stderr_color_mt("flotilla-vmm"));
+  spdlog::set_pattern("flotilla-vmm: [%l] %v");
+  auto parsed = parse_command_line(argc, argv);
+  if (!parsed) return refuse(parsed.error().message);
+  if (!parsed->has_value()) return 0;  // --help
+  VmConfig config = std::move(**parsed);
+
+  auto kvm = Kvm::open();
+  if (!kvm) {
+    std::fprintf(stderr, "flotilla-vmm: %s\n", kvm.error().message.c_str());
+    return kExitFailure;
+  }
+  const HostLimits limits = host_limits_from_system(
+      static_cast<uint32_t>(kvm->max_vcpus()), static_cast<uint32_t>(kvm->recommended_vcpus()));
+  auto warnings = validate_config(config, limits);
+  if (!warnings) return refuse(warnings.error().message);
+  for (const auto& w : *warnings) spdlog::warn("{}", w);
+
+  auto kernel = read_kernel_file(config.kernel, config.memory_mib * layout::kMiB);
+  if (!kernel) return refuse(kernel.error().message);
+  auto monitor = Monitor::create(config, std::move(*kvm), std::move(*kernel));
+  if (!monitor) {
+    std::fprintf(stderr, "flotilla-vmm: %s\n", monitor.error().message.c_str());
+    return kExitFailure;
+  }
+  return (*monitor)->run();
+}

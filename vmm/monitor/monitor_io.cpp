@@ -1,0 +1,112 @@
+// Monitor: stdin (raw mode on a TTY), signals (signalfd) and the control protocol's commands.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "vmm/monitor/monitor.h"
+
+namespace flotilla::vmm {
+namespace {
+
+termios g_saved_termios{};  // main thread only: the terminal as we found it
+
+}  // namespace
+
+void restore_terminal(bool was_raw) {
+  if (was_raw) ::tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_termios);
+}
+
+void block_monitor_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+VmmResult<void> Monitor::watch_stdin() {
+  if (::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &g_saved_termios) == 0) {
+    termios raw = g_saved_termios;
+    ::cfmakeraw(&raw);
+    raw.c_lflag |= ISIG;  // Ctrl-C still stops the monitor
+    raw.c_oflag |= OPOST | ONLCR;
+    if (::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) stdin_raw_ = true;
+  }
+  auto r = loop_->add_fd(STDIN_FILENO, [this] {
+    uint8_t buf[1024];
+    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
+    if (n > 0) {
+      console_->input({buf, static_cast<size_t>(n)});
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      loop_->remove_fd(STDIN_FILENO);  // EOF: the guest keeps running without input
+      stdin_watched_ = false;
+    }
+  });
+  // stdin may be /dev/null or a file epoll refuses; the guest then simply gets no input.
+  stdin_watched_ = r.ok();
+  return {};
+}
+
+VmmResult<void> Monitor::watch_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  signal_fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signal_fd_) return vmm_errno(VmmErrc::kIo, "signalfd");
+  auto r = loop_->add_fd(signal_fd_.get(), [this] {
+    signalfd_siginfo si{};
+    if (::read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
+      request_stop(std::string("signal ") + strsignal(static_cast<int>(si.ssi_signo)));
+    }
+  });
+  if (!r) return vmm_fail(VmmErrc::kIo, "signalfd: " + r.error().message);
+  return {};
+}
+
+nlohmann::json Monitor::status_json() {
+  // machine_mu_ held.
+  std::string state = "starting";
+  if (machine_ != nullptr) state = machine_->paused() ? "paused" : "running";
+  if (stop_requested_) state = "stopping";
+  return {{"ok", true},
+          {"state", state},
+          {"vcpus", config_.vcpus},
+          {"memory_mib", config_.memory_mib},
+          {"reboots", reboots_.load()},
+          {"pid", ::getpid()}};
+}
+
+nlohmann::json Monitor::handle_control(const nlohmann::json& req) {
+  const std::string cmd = req.value("cmd", "");
+  const auto deadline = Machine::Clock::now() + std::chrono::seconds(2);
+  if (cmd == "stop") {
+    request_stop("control socket stop");
+    return {{"ok", true}};
+  }
+  std::lock_guard lock(machine_mu_);
+  if (cmd == "status") return status_json();
+  if (machine_ == nullptr) return {{"ok", false}, {"error", "the guest is not running"}};
+  if (cmd == "pause") {
+    if (!machine_->pause(deadline)) return {{"ok", false}, {"error", "pause timed out"}};
+    return {{"ok", true}, {"state", "paused"}};
+  }
+  if (cmd == "resume") {
+    if (!machine_->resume(deadline)) return {{"ok", false}, {"error", "resume timed out"}};
+    return {{"ok", true}, {"state", "running"}};
+  }
+  if (cmd == "stats") {
+    nlohmann::json stats = machine_->stats();
+    stats["reboots"] = reboots_.load();
+    stats["console_bytes"] = console_->total_output();
+    return {{"ok", true}, {"stats", stats}};
+  }
+  return {{"ok", false}, {"error", "unknown command \"" + cmd + "\""}};
+}
+
+}  // namespace flotilla::vmm
