@@ -1,0 +1,63 @@
+#include "hw/apic.h"
+
+#include "arch/layout.h"
+#include "hw/io.h"
+
+static int timer_running;
+
+uint32_t lapic_read(uint32_t reg) {
+  return mmio_read32(LAPIC_BASE + reg);
+}
+void lapic_write(uint32_t reg, uint32_t v) {
+  mmio_write32(LAPIC_BASE + reg, v);
+}
+uint32_t lapic_id(void) {
+  return lapic_read(kLapicId) >> 24;
+}
+
+void lapic_init(void) {
+  outb(0x21, 0xff); /* mask both 8259s: the IOAPIC delivers everything we use */
+  outb(0xa1, 0xff);
+  lapic_write(kLapicSvr, 0x100 | VEC_SPURIOUS);
+  lapic_write(kLapicTpr, 0);
+}
+
+void lapic_timer_start(uint64_t timer_hz, uint32_t hz) {
+  uint64_t count = timer_hz / hz;
+  if (!count || count > 0xffffffffu) return;
+  lapic_write(kLapicTimerDivide, 0x3);                 /* divide by 16 */
+  lapic_write(kLapicLvtTimer, (1u << 17) | VEC_TIMER); /* periodic */
+  lapic_write(kLapicTimerInit, (uint32_t)count);
+  timer_running = 1;
+}
+
+int lapic_timer_running(void) {
+  return timer_running;
+}
+
+void lapic_send_ipi(uint32_t dest_apic_id, uint32_t icr_low) {
+  lapic_write(kLapicIcrHigh, dest_apic_id << 24);
+  lapic_write(kLapicIcrLow, icr_low);
+  for (unsigned i = 0; i < 100000 && (lapic_read(kLapicIcrLow) & (1u << 12)); ++i) cpu_relax();
+}
+
+static uint32_t ioapic_read(uint32_t index) {
+  mmio_write32(IOAPIC_BASE, index);
+  return mmio_read32(IOAPIC_BASE + 0x10);
+}
+
+static void ioapic_write(uint32_t index, uint32_t v) {
+  mmio_write32(IOAPIC_BASE, index);
+  mmio_write32(IOAPIC_BASE + 0x10, v);
+}
+
+unsigned ioapic_pins(void) {
+  uint32_t ver = ioapic_read(1);
+  if (ver == 0xffffffffu || ver == 0) return 0;
+  return ((ver >> 16) & 0xff) + 1;
+}
+
+void ioapic_route(unsigned pin, uint8_t vector, uint32_t dest_apic_id) {
+  ioapic_write(0x11 + 2 * pin, dest_apic_id << 24);
+  ioapic_write(0x10 + 2 * pin, vector);
+}

@@ -1,0 +1,82 @@
+#include "hw/clock.h"
+
+#include "hw/apic.h"
+#include "hw/io.h"
+
+struct clock_info clock_info;
+extern volatile uint64_t tick_count;
+
+enum {
+  kPitHz = 1193182,
+  kWindowTicks = 11932, /* 10 ms */
+};
+
+/* Fallback when the PIT does not answer: CPUID leaf 0x15 / 0x16, else a guess. */
+static uint64_t tsc_hz_from_cpuid(void) {
+  uint32_t r[4];
+  cpuid(0, 0, r);
+  uint32_t max = r[0];
+  if (max >= 0x15) {
+    cpuid(0x15, 0, r);
+    if (r[0] && r[1] && r[2]) return (uint64_t)r[2] * r[1] / r[0];
+  }
+  if (max >= 0x16) {
+    cpuid(0x16, 0, r);
+    if (r[0]) return (uint64_t)r[0] * 1000000;
+  }
+  return 0;
+}
+
+/* Latches and reads PIT channel 0's current count. */
+static uint16_t pit0_read(void) {
+  outb(0x43, 0x00);
+  uint8_t lo = inb(0x40);
+  return (uint16_t)(lo | inb(0x40) << 8);
+}
+
+void clock_calibrate(void) {
+  /* PIT channel 0 in mode 0 from 0xffff counts down once (55 ms; its single IRQ 0 is masked
+   * at the PIC and the IOAPIC). Port 0x61 (channel 2's gate) is not used: QEMU microvm has no
+   * speaker port. The LAPIC timer counts down one-shot, masked, over the same window. */
+  outb(0x43, 0x30);
+  outb(0x40, 0xff);
+  outb(0x40, 0xff);
+  lapic_write(kLapicTimerDivide, 0x3);
+  lapic_write(kLapicLvtTimer, 1u << 16);
+  lapic_write(kLapicTimerInit, 0xffffffffu);
+  uint16_t c0 = pit0_read();
+  uint64_t t0 = rdtsc();
+  uint32_t l0 = lapic_read(kLapicTimerCurrent);
+  uint16_t c1 = c0;
+  uint64_t t1 = t0;
+  /* Gives up after 1e9 TSC cycles (0.17-1 s) if the PIT does not count. */
+  while ((uint16_t)(c0 - c1) < kWindowTicks && t1 - t0 < 1000000000ull) {
+    c1 = pit0_read();
+    t1 = rdtsc();
+  }
+  uint32_t l1 = lapic_read(kLapicTimerCurrent);
+  lapic_write(kLapicTimerInit, 0);
+  uint16_t ticks_elapsed = (uint16_t)(c0 - c1);
+  if (ticks_elapsed >= kWindowTicks && ticks_elapsed < 0x8000) {
+    clock_info.tsc_hz = (t1 - t0) * kPitHz / ticks_elapsed;
+    clock_info.lapic_timer_hz = (uint64_t)(l0 - l1) * kPitHz / ticks_elapsed;
+    clock_info.source = "pit";
+    return;
+  }
+  clock_info.tsc_hz = tsc_hz_from_cpuid();
+  clock_info.source = "cpuid";
+  if (!clock_info.tsc_hz) {
+    clock_info.tsc_hz = 2000000000ull;
+    clock_info.source = "guess";
+  }
+  clock_info.lapic_timer_hz = 1000000000ull / 16; /* KVM's LAPIC clock is 1 GHz */
+}
+
+void udelay(uint64_t us) {
+  uint64_t end = rdtsc() + clock_info.tsc_hz / 1000000 * us;
+  while ((int64_t)(rdtsc() - end) < 0) cpu_relax();
+}
+
+uint64_t ticks(void) {
+  return tick_count;
+}

@@ -1,0 +1,24 @@
+/* probe_main: ring 3 from here on (arch/entry.S iretq's to it with IOPL 3 and IF set). */
+#include <stdint.h>
+
+#include "arch/layout.h"
+#include "hw/apic.h"
+#include "hw/boot_info.h"
+#include "hw/clock.h"
+#include "hw/uart.h"
+#include "shell/shell.h"
+
+__attribute__((noreturn)) void probe_main(uint64_t start_info_paddr);
+
+void probe_main(uint64_t start_info_paddr) {
+  boot_info_init(start_info_paddr); /* before anything reuses low memory */
+  uart_init();
+  lapic_init();
+  clock_calibrate();
+  lapic_timer_start(clock_info.lapic_timer_hz, 100);
+  if (ioapic_pins() > 4) {
+    ioapic_route(4, VEC_COM1, lapic_id());
+    uart_enable_rx_irq();
+  }
+  shell_run();
+}
