@@ -83,7 +83,7 @@ std::string capabilities(const json& caps, bool wanted) {
     if (present != wanted) continue;
     if (!out.empty()) out += ", ";
     out += name;
-    if (wanted && value.is_number()) out += "=" + text(value);
+    if (wanted && value.is_number() && value != 1) out += "=" + text(value);
   }
   return out.empty() ? "-" : out;
 }
@@ -159,7 +159,7 @@ std::string render_host(const json& host) {
       {"kvm_capabilities", capabilities(field(kvm, "capabilities"), true)},
       {"kvm_missing", capabilities(field(kvm, "capabilities"), false)},
   };
-  if (!field(kvm, "error").is_null()) pairs.emplace_back("kvm_error", text(kvm, "error"));
+  if (text(kvm, "error") != "-") pairs.emplace_back("kvm_error", text(kvm, "error"));
   return render_key_values(pairs);
 }
 

@@ -44,12 +44,12 @@ TEST(Render, VmShowListsEveryField) {
 TEST(Render, HostShowsKvmCapabilities) {
   json host = json::parse(R"({"hostname":"h","host_id":"id","cores":2,"memory_bytes":2147483648,
     "cgroup_version":2,"kvm":{"available":true,"api_version":12,"flavour":"pvm",
-    "capabilities":{"irqchip":true,"nr_vcpus":8,"xsave":false}}})");
+    "capabilities":{"irqchip":true,"nr_vcpus":8,"xsave":false,"pit2":1,"tsc":0},"error":""}})");
   std::string s = render_host(host);
   EXPECT_NE(s.find("memory:            2 GiB\n"), std::string::npos) << s;
   EXPECT_NE(s.find("kvm:               available\n"), std::string::npos) << s;
-  EXPECT_NE(s.find("kvm_capabilities:  irqchip, nr_vcpus=8\n"), std::string::npos) << s;
-  EXPECT_NE(s.find("kvm_missing:       xsave\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("kvm_capabilities:  irqchip, nr_vcpus=8, pit2\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("kvm_missing:       tsc, xsave\n"), std::string::npos) << s;
   EXPECT_EQ(s.find("kvm_error"), std::string::npos);
 }
 
