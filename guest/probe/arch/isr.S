@@ -4,7 +4,7 @@
  *   timer  (0x20): tick_count++, LAPIC EOI, iretq
  *   eoi    (0x21.., COM1 and strays): LAPIC EOI, iretq
  *   idle   (int3 = #BP, DPL 3): sti; hlt; iretq -- returns after the next interrupt;
- *          with %eax = IDLE_RESET_MAGIC: load an empty IDT and trap -> triple fault
+ *          with %eax = IDLE_RESET_MAGIC: load an empty IDT and ud2 -> triple fault
  *   spurious (0xff): iretq
  */
 #include "arch/layout.h"
@@ -49,7 +49,7 @@ isr_idle:
         hlt
         iretq
 1:      lidt null_idtr(%rip)
-        int3
+        ud2                             /* #UD with no IDT: #DF, then triple fault */
 
         .bss
         .balign 8

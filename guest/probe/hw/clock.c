@@ -8,7 +8,7 @@ extern volatile uint64_t tick_count;
 
 enum {
   kPitHz = 1193182,
-  kWindowTicks = 11932, /* 10 ms */
+  kWindowTicks = 23864, /* 20 ms */
 };
 
 /* Fallback when the PIT does not answer: CPUID leaf 0x15 / 0x16, else a guess. */
@@ -34,6 +34,30 @@ static uint16_t pit0_read(void) {
   return (uint16_t)(lo | inb(0x40) << 8);
 }
 
+/* One reading of a device counter and the TSC at the moment it was taken. Every read is an
+ * exit (tens of microseconds on PVM, and the host may stall us in the middle), so take a few
+ * and keep the one whose TSC bracket is tightest; its midpoint is the time stamp. */
+struct sample {
+  uint32_t count;
+  uint64_t tsc;
+};
+
+static struct sample take_sample(int pit) {
+  struct sample best = {0, 0};
+  uint64_t best_bracket = ~0ull;
+  for (int i = 0; i < 4; ++i) {
+    uint64_t ta = rdtsc();
+    uint32_t c = pit ? pit0_read() : lapic_read(kLapicTimerCurrent);
+    uint64_t tb = rdtsc();
+    if (tb - ta < best_bracket) {
+      best_bracket = tb - ta;
+      best.count = c;
+      best.tsc = ta + (tb - ta) / 2;
+    }
+  }
+  return best;
+}
+
 void clock_calibrate(void) {
   /* PIT channel 0 in mode 0 from 0xffff counts down once (55 ms; its single IRQ 0 is masked
    * at the PIC and the IOAPIC). Port 0x61 (channel 2's gate) is not used: QEMU microvm has no
@@ -44,22 +68,17 @@ void clock_calibrate(void) {
   lapic_write(kLapicTimerDivide, 0x3);
   lapic_write(kLapicLvtTimer, 1u << 16);
   lapic_write(kLapicTimerInit, 0xffffffffu);
-  uint16_t c0 = pit0_read();
-  uint64_t t0 = rdtsc();
-  uint32_t l0 = lapic_read(kLapicTimerCurrent);
-  uint16_t c1 = c0;
-  uint64_t t1 = t0;
+  struct sample p0 = take_sample(1), l0 = take_sample(0), p1 = p0;
   /* Gives up after 1e9 TSC cycles (0.17-1 s) if the PIT does not count. */
-  while ((uint16_t)(c0 - c1) < kWindowTicks && t1 - t0 < 1000000000ull) {
-    c1 = pit0_read();
-    t1 = rdtsc();
-  }
-  uint32_t l1 = lapic_read(kLapicTimerCurrent);
+  while ((uint16_t)(p0.count - p1.count) < kWindowTicks && p1.tsc - p0.tsc < 1000000000ull)
+    p1 = take_sample(1);
+  struct sample l1 = take_sample(0);
   lapic_write(kLapicTimerInit, 0);
-  uint16_t ticks_elapsed = (uint16_t)(c0 - c1);
-  if (ticks_elapsed >= kWindowTicks && ticks_elapsed < 0x8000) {
-    clock_info.tsc_hz = (t1 - t0) * kPitHz / ticks_elapsed;
-    clock_info.lapic_timer_hz = (uint64_t)(l0 - l1) * kPitHz / ticks_elapsed;
+  uint16_t elapsed = (uint16_t)(p0.count - p1.count);
+  if (elapsed >= kWindowTicks && elapsed < 0x8000) {
+    clock_info.tsc_hz = (p1.tsc - p0.tsc) * kPitHz / elapsed;
+    clock_info.lapic_timer_hz =
+        (uint64_t)(l0.count - l1.count) * clock_info.tsc_hz / (l1.tsc - l0.tsc);
     clock_info.source = "pit";
     return;
   }

@@ -65,11 +65,14 @@ static void echo_flush(void) {
   echo_len = 0;
 }
 
+void shell_banner(void) {
+  uart_puts("flotilla-probe ready\r\nprobe> ");
+}
+
 void shell_run(void) {
   static char line[LINE_MAX];
   unsigned len = 0;
   int last_cr = 0;
-  uart_puts("flotilla-probe ready\r\nprobe> ");
   for (;;) {
     int c = uart_getc();
     if (c < 0) {

@@ -17,7 +17,9 @@ struct command {
 extern const struct command commands[];
 extern const unsigned command_count;
 
-/* Prints the boot marker and the prompt, then reads and runs lines forever. */
+/* Prints the boot marker and the first prompt (input typed from now on is kept). */
+void shell_banner(void);
+/* Reads and runs lines forever. */
 __attribute__((noreturn)) void shell_run(void);
 
 #endif
