@@ -36,8 +36,8 @@ struct NicAttachment {
 enum class CpuMode { timeshare, partition };
 struct CpuPolicy {
   CpuMode mode = CpuMode::timeshare;
-  uint32_t weight = 100;        // timeshare: relative share, 1..10000
-  uint32_t cap_percent = 0;     // timeshare: 0 = no cap, else percent of one host core
+  uint32_t weight = 100;         // timeshare: relative share, 1..10000
+  uint32_t cap_percent = 0;      // timeshare: 0 = no cap, else percent of one host core
   uint32_t dedicated_cores = 0;  // partition: number of host cores
 };
 
@@ -62,7 +62,7 @@ struct VmSpec {
 };
 
 struct VmRecord {
-  std::string id;  // UUIDv4
+  std::string id;    // UUIDv4
   std::string host;  // the host that runs it (ids and names carry a host for the fleet later)
   VmSpec spec;
   VmState desired = VmState::stopped;
@@ -87,8 +87,8 @@ struct TokenRecord {
 
 struct AuditEntry {
   int64_t id = 0;
-  int64_t at = 0;  // unix milliseconds
-  std::string actor;  // token name or "system"
+  int64_t at = 0;      // unix milliseconds
+  std::string actor;   // token name or "system"
   std::string action;  // e.g. "vm.create"
   std::string target;  // resource id
   std::string result;  // "ok" or an error code
@@ -97,13 +97,16 @@ struct AuditEntry {
 
 enum class OperationState { pending, running, succeeded, failed, cancelled };
 std::string_view to_string(OperationState s);
+std::optional<OperationState> operation_state_from_string(std::string_view s);
+// succeeded, failed and cancelled are final: the store refuses to change such an operation.
+bool is_terminal(OperationState s);
 
 struct OperationRecord {
-  std::string id;  // UUIDv4
-  std::string kind;  // "vm.start", "disk.import", ...
+  std::string id;      // UUIDv4
+  std::string kind;    // "vm.start", "disk.import", ...
   std::string target;  // resource id
   OperationState state = OperationState::pending;
-  int progress = 0;  // 0..100
+  int progress = 0;   // 0..100
   std::string error;  // empty unless failed
   int64_t created_at = 0;
   int64_t updated_at = 0;

@@ -16,11 +16,11 @@
 namespace flotilla::storage {
 
 enum class StoreErrc {
-  not_found,       // no such record
-  conflict,        // unique name taken, or a generation mismatch
-  invalid_state,   // the transition or delete is not allowed in the current state
-  io,              // the host failed (disk full, permissions)
-  corrupt,         // the file is not ours, fails integrity, or has a newer schema
+  not_found,      // no such record
+  conflict,       // unique name taken, or a generation mismatch
+  invalid_state,  // the transition or delete is not allowed in the current state
+  io,             // the host failed (disk full, permissions)
+  corrupt,        // the file is not ours, fails integrity, or has a newer schema
 };
 std::string_view to_string(StoreErrc e);
 
@@ -33,9 +33,9 @@ template <class T>
 using StoreResult = Result<T, StoreError>;
 
 struct StoreOptions {
-  std::string path;          // the database file; created with its folder's permissions
+  std::string path;  // the database file; created with its folder's permissions
   int busy_timeout_ms = 5000;
-  std::string host_id;       // this host's id, recorded on the VMs it creates
+  std::string host_id;  // this host's id, recorded on the VMs it creates
 };
 
 class StateStore {
@@ -48,22 +48,27 @@ class StateStore {
   virtual int schema_version() = 0;
   virtual StoreResult<std::string> integrity_check() = 0;  // "ok" or SQLite's report
 
-  // VMs. create() fills id, host, timestamps, generation=1, states=stopped.
+  // VMs. create() fills id, host, timestamps, generation=1, states=stopped. A name taken on
+  // this host is a conflict whose message names it. get_vm_by_name prefers this host's VM;
+  // list_vms returns every VM in creation order.
   virtual StoreResult<VmRecord> create_vm(const VmSpec& spec) = 0;
   virtual StoreResult<VmRecord> get_vm(const std::string& id) = 0;
   virtual StoreResult<VmRecord> get_vm_by_name(const std::string& name) = 0;
   virtual StoreResult<std::vector<VmRecord>> list_vms() = 0;
-  // Replaces the spec; refused with invalid_state unless the VM is stopped or crashed; if
-  // expected_generation is set and differs, conflict.
+  // Replaces the spec; if expected_generation is set and differs, conflict (checked first);
+  // refused with invalid_state unless the VM is stopped or crashed.
   virtual StoreResult<VmRecord> update_vm(const std::string& id, const VmSpec& spec,
                                           std::optional<uint64_t> expected_generation) = 0;
   // Moves actual state; refused with invalid_state unless valid_transition(actual, to).
+  // State moves change updated_at but not generation (that counts spec changes only).
   virtual StoreResult<VmRecord> set_vm_state(const std::string& id, VmState to) = 0;
   virtual StoreResult<VmRecord> set_vm_desired_state(const std::string& id, VmState to) = 0;
   // Refused with invalid_state unless stopped or crashed.
   virtual StoreResult<void> delete_vm(const std::string& id) = 0;
 
-  // Tokens: only the SHA-256 of the secret is stored.
+  // Tokens: only the SHA-256 of the secret is stored. The digest is 64 hex digits (either
+  // case); create_token() aborts on anything else (a caller bug), and a second token with the
+  // same digest is a conflict.
   virtual StoreResult<TokenRecord> create_token(const std::string& name, Role role,
                                                 const std::string& secret_sha256_hex,
                                                 int64_t expires_at) = 0;
@@ -73,18 +78,20 @@ class StateStore {
   virtual StoreResult<TokenRecord> find_token_by_hash(const std::string& secret_sha256_hex) = 0;
   virtual StoreResult<int64_t> count_tokens() = 0;
 
-  // Audit log (append-only).
+  // Audit log (append-only; the file refuses UPDATE and DELETE). entry.at == 0 means now.
+  // list_audit: entries with id > after_id, oldest first; limit <= 0 means all.
   virtual StoreResult<void> append_audit(const AuditEntry& entry) = 0;
   virtual StoreResult<std::vector<AuditEntry>> list_audit(int64_t after_id, int limit) = 0;
 
-  // Operations.
+  // Operations. list_operations: newest first; limit <= 0 means all. update_operation is
+  // refused with invalid_state when progress is outside 0..100 or the operation has already
+  // ended (succeeded, failed, cancelled).
   virtual StoreResult<OperationRecord> create_operation(const std::string& kind,
                                                         const std::string& target) = 0;
   virtual StoreResult<OperationRecord> get_operation(const std::string& id) = 0;
   virtual StoreResult<std::vector<OperationRecord>> list_operations(int limit) = 0;
-  virtual StoreResult<OperationRecord> update_operation(const std::string& id,
-                                                        OperationState state, int progress,
-                                                        const std::string& error) = 0;
+  virtual StoreResult<OperationRecord> update_operation(const std::string& id, OperationState state,
+                                                        int progress, const std::string& error) = 0;
 };
 
 }  // namespace flotilla::storage

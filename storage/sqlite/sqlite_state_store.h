@@ -1,0 +1,65 @@
+// The SQLite implementation of StateStore: one connection, one mutex. Every public call takes
+// mu_, so the connection and its statement cache are only ever used by one thread at a time.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "storage/sqlite/sqlite_db.h"
+#include "storage/state_store.h"
+
+namespace flotilla::storage::sqlite {
+
+class SqliteStateStore final : public StateStore {
+ public:
+  SqliteStateStore(SqliteDb db, std::string host_id);
+
+  int schema_version() override;
+  StoreResult<std::string> integrity_check() override;
+
+  StoreResult<VmRecord> create_vm(const VmSpec& spec) override;
+  StoreResult<VmRecord> get_vm(const std::string& id) override;
+  StoreResult<VmRecord> get_vm_by_name(const std::string& name) override;
+  StoreResult<std::vector<VmRecord>> list_vms() override;
+  StoreResult<VmRecord> update_vm(const std::string& id, const VmSpec& spec,
+                                  std::optional<uint64_t> expected_generation) override;
+  StoreResult<VmRecord> set_vm_state(const std::string& id, VmState to) override;
+  StoreResult<VmRecord> set_vm_desired_state(const std::string& id, VmState to) override;
+  StoreResult<void> delete_vm(const std::string& id) override;
+
+  StoreResult<TokenRecord> create_token(const std::string& name, Role role,
+                                        const std::string& secret_sha256_hex,
+                                        int64_t expires_at) override;
+  StoreResult<std::vector<TokenRecord>> list_tokens() override;
+  StoreResult<void> revoke_token(const std::string& id) override;
+  StoreResult<TokenRecord> find_token_by_hash(const std::string& secret_sha256_hex) override;
+  StoreResult<int64_t> count_tokens() override;
+
+  StoreResult<void> append_audit(const AuditEntry& entry) override;
+  StoreResult<std::vector<AuditEntry>> list_audit(int64_t after_id, int limit) override;
+
+  StoreResult<OperationRecord> create_operation(const std::string& kind,
+                                                const std::string& target) override;
+  StoreResult<OperationRecord> get_operation(const std::string& id) override;
+  StoreResult<std::vector<OperationRecord>> list_operations(int limit) override;
+  StoreResult<OperationRecord> update_operation(const std::string& id, OperationState state,
+                                                int progress, const std::string& error) override;
+
+ private:
+  // Helpers below expect mu_ held (and, for writers, a write Txn open).
+  StoreResult<VmRecord> load_vm(const std::string& id);
+  StoreResult<VmRecord> load_vm_by_name(const std::string& name);
+  StoreResult<VmRecord> write_vm_state(const std::string& id, const char* column, VmState to);
+  StoreResult<VmRecord> apply_vm_update(const VmRecord& current, const VmSpec& spec);
+  StoreResult<TokenRecord> load_token(const char* sql, const std::string& key);
+  StoreResult<OperationRecord> load_operation(const std::string& id);
+
+  std::mutex mu_;
+  SqliteDb db_;  // GUARDED_BY(mu_)
+  const std::string host_id_;
+};
+
+// Current time in unix milliseconds.
+int64_t now_ms();
+
+}  // namespace flotilla::storage::sqlite
