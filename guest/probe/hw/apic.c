@@ -18,6 +18,10 @@ uint32_t lapic_id(void) {
 void lapic_init(void) {
   outb(0x21, 0xff); /* mask both 8259s: the IOAPIC delivers everything we use */
   outb(0xa1, 0xff);
+  /* LINT0/LINT1 masked: a monitor may have set them to ExtINT/NMI, and the `ports` command
+   * reprograms the 8259s (vector base 0 would land on #DE). */
+  lapic_write(kLapicLvtLint0, 1u << 16);
+  lapic_write(kLapicLvtLint1, 1u << 16);
   lapic_write(kLapicSvr, 0x100 | VEC_SPURIOUS);
   lapic_write(kLapicTpr, 0);
 }

@@ -58,7 +58,9 @@ static struct sample take_sample(int pit) {
   return best;
 }
 
-void clock_calibrate(void) {
+/* One measurement window. Returns 1 on success, 0 if the host stalled us past the end of the
+ * PIT's 55 ms count (try again), -1 if the PIT does not count at all. */
+static int calibrate_once(void) {
   /* PIT channel 0 in mode 0 from 0xffff counts down once (55 ms; its single IRQ 0 is masked
    * at the PIC and the IOAPIC). Port 0x61 (channel 2's gate) is not used: QEMU microvm has no
    * speaker port. The LAPIC timer counts down one-shot, masked, over the same window. */
@@ -75,12 +77,20 @@ void clock_calibrate(void) {
   struct sample l1 = take_sample(0);
   lapic_write(kLapicTimerInit, 0);
   uint16_t elapsed = (uint16_t)(p0.count - p1.count);
-  if (elapsed >= kWindowTicks && elapsed < 0x8000) {
-    clock_info.tsc_hz = (p1.tsc - p0.tsc) * kPitHz / elapsed;
-    clock_info.lapic_timer_hz =
-        (uint64_t)(l0.count - l1.count) * clock_info.tsc_hz / (l1.tsc - l0.tsc);
-    clock_info.source = "pit";
-    return;
+  if (elapsed < kWindowTicks) return elapsed ? 0 : -1;
+  if (elapsed > 0xf000) return 0; /* may have wrapped */
+  clock_info.tsc_hz = (p1.tsc - p0.tsc) * kPitHz / elapsed;
+  clock_info.lapic_timer_hz =
+      (uint64_t)(l0.count - l1.count) * clock_info.tsc_hz / (l1.tsc - l0.tsc);
+  clock_info.source = "pit";
+  return 1;
+}
+
+void clock_calibrate(void) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    int r = calibrate_once();
+    if (r > 0) return;
+    if (r < 0) break;
   }
   clock_info.tsc_hz = tsc_hz_from_cpuid();
   clock_info.source = "cpuid";
