@@ -26,6 +26,7 @@ int virtio_rng_read(uint8_t* buf, size_t n) {
   if (!state) state = rng_init();
   if (state < 0) return state;
   size_t got = 0;
+  unsigned empty_replies = 0;
   while (got < n) {
     size_t want = n - got < sizeof bounce ? n - got : sizeof bounce;
     struct virtq_buf b = {(uintptr_t)bounce, (uint32_t)want, 1};
@@ -41,7 +42,10 @@ int virtio_rng_read(uint8_t* buf, size_t n) {
       }
       cpu_relax();
     }
-    if (len > want) return -2;
+    if (len > want || (!len && ++empty_replies > 100)) {
+      state = -2; /* a device that lies about lengths or never fills is broken */
+      return -2;
+    }
     for (uint32_t i = 0; i < len; ++i) buf[got + i] = bounce[i];
     got += len;
   }
