@@ -76,6 +76,7 @@ static const char* cmd_rng(int argc, char** argv, const char* rest) {
     return "usage: rng N (1..4096)";
   int r = virtio_rng_read(bytes, n);
   if (r == -1) return "no virtio-rng device";
+  if (r == -3) return "virtio-rng device is legacy (virtio-mmio version 1)";
   if (r < 0) return "virtio-rng device failed";
   int len = ksnprintf(line, sizeof line, "rng bytes=%lu hex=", n);
   for (uint64_t i = 0; i < n; ++i) {

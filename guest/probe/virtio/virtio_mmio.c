@@ -53,6 +53,13 @@ struct virtio_dev* virtio_find(uint32_t device_id) {
   return 0;
 }
 
+struct virtio_dev* virtio_find_legacy(uint32_t device_id) {
+  scan();
+  for (unsigned i = 0; i < device_count; ++i)
+    if (devices[i].device_id == device_id && devices[i].version == 1) return &devices[i];
+  return 0;
+}
+
 uint32_t virtio_empty_slots(void) {
   scan();
   return empty_slots;
@@ -126,4 +133,17 @@ void virtio_notify(struct virtio_dev* d, unsigned queue_index) {
 
 uint32_t virtio_config_read32(struct virtio_dev* d, uint32_t off) {
   return rd(d, VIRTIO_MMIO_CONFIG + off);
+}
+
+uint8_t virtio_config_read8(struct virtio_dev* d, uint32_t off) {
+  return mmio_read8(d->base + VIRTIO_MMIO_CONFIG + off);
+}
+
+uint64_t virtio_config_read64(struct virtio_dev* d, uint32_t off) {
+  for (;;) {
+    uint32_t gen = rd(d, VIRTIO_MMIO_CONFIG_GENERATION);
+    uint64_t v = rd(d, VIRTIO_MMIO_CONFIG + off) | (uint64_t)rd(d, VIRTIO_MMIO_CONFIG + off + 4)
+                                                       << 32;
+    if (rd(d, VIRTIO_MMIO_CONFIG_GENERATION) == gen) return v;
+  }
 }

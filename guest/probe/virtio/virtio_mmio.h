@@ -25,6 +25,8 @@ struct virtio_dev {
 unsigned virtio_devices(struct virtio_dev** out);
 /* First unclaimed modern device with this id, or 0. */
 struct virtio_dev* virtio_find(uint32_t device_id);
+/* A legacy (version 1) device with this id, which the probe does not drive, or 0. */
+struct virtio_dev* virtio_find_legacy(uint32_t device_id);
 /* Bitmask of slots whose magic/device id read as empty (for the hostile `mmio` command). */
 uint32_t virtio_empty_slots(void);
 
@@ -38,7 +40,10 @@ int virtio_setup_queue(struct virtio_dev* d, unsigned index, struct virtq* q);
 void virtio_finish_init(struct virtio_dev* d);
 void virtio_fail(struct virtio_dev* d);
 void virtio_notify(struct virtio_dev* d, unsigned queue_index);
-/* Device-specific configuration space (offset 0x100 + off). */
+/* Device-specific configuration space (offset 0x100 + off). read64 retries until the
+ * ConfigGeneration register is stable around both halves. */
+uint8_t virtio_config_read8(struct virtio_dev* d, uint32_t off);
 uint32_t virtio_config_read32(struct virtio_dev* d, uint32_t off);
+uint64_t virtio_config_read64(struct virtio_dev* d, uint32_t off);
 
 #endif

@@ -2,8 +2,6 @@
 
 #include <linux/virtio_ids.h>
 
-#include "hw/clock.h"
-#include "hw/io.h"
 #include "virtio/virtio_mmio.h"
 
 static struct virtio_dev* dev;
@@ -13,7 +11,7 @@ static uint8_t bounce[4096] __attribute__((aligned(64)));
 
 static int rng_init(void) {
   dev = virtio_find(VIRTIO_ID_RNG);
-  if (!dev) return -1;
+  if (!dev) return virtio_find_legacy(VIRTIO_ID_RNG) ? -3 : -1;
   if (virtio_begin_init(dev, 0) || virtio_setup_queue(dev, 0, &requestq)) {
     virtio_fail(dev);
     return -2;
@@ -34,13 +32,9 @@ int virtio_rng_read(uint8_t* buf, size_t n) {
     virtio_notify(dev, 0);
     /* Poll the used ring; give the device a second before calling it broken. */
     uint32_t len = 0;
-    uint64_t deadline = rdtsc() + clock_info.tsc_hz;
-    while (virtq_get_used(&requestq, &len) < 0) {
-      if ((int64_t)(rdtsc() - deadline) > 0) {
-        state = -2;
-        return -2;
-      }
-      cpu_relax();
+    if (virtq_wait_used(&requestq, &len, 1000000) < 0) {
+      state = -2;
+      return -2;
     }
     if (len > want || (!len && ++empty_replies > 100)) {
       state = -2; /* a device that lies about lengths or never fills is broken */

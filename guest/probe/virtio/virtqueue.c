@@ -1,5 +1,6 @@
 #include "virtio/virtqueue.h"
 
+#include "hw/clock.h"
 #include "hw/io.h"
 #include "lib/lib.h"
 
@@ -70,4 +71,13 @@ int virtq_get_used(struct virtq* q, uint32_t* len) {
   q->free_head = (uint16_t)id;
   q->num_free += count;
   return (int)id;
+}
+
+int virtq_wait_used(struct virtq* q, uint32_t* len, uint64_t timeout_us) {
+  uint64_t deadline = rdtsc() + clock_info.tsc_hz / 1000000 * timeout_us;
+  for (;;) {
+    int id = virtq_get_used(q, len);
+    if (id >= 0 || (int64_t)(rdtsc() - deadline) > 0) return id;
+    cpu_relax();
+  }
 }

@@ -35,5 +35,7 @@ void virtq_reset(struct virtq* q, uint16_t size);
 int virtq_add(struct virtq* q, const struct virtq_buf* bufs, unsigned n);
 /* Takes the next used element: returns its head id and stores the written length, or -1. */
 int virtq_get_used(struct virtq* q, uint32_t* len);
+/* Polls the used ring for up to `timeout_us` (TSC); returns like virtq_get_used. */
+int virtq_wait_used(struct virtq* q, uint32_t* len, uint64_t timeout_us);
 
 #endif
