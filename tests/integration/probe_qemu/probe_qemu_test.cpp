@@ -138,6 +138,14 @@ TEST_F(ProbeQemuTest, CounterTicks) {
     now = std::stoull(m.str(1));
   }
   EXPECT_GE(now, first + 20);
+  // The rate is ~100 Hz: a 2 s burn (ring 3, timer interrupts keep coming) adds ~200 ticks.
+  // Lenient bounds: a busy host may coalesce a few ticks.
+  run_ok("burn 2", R"(burn seconds=2 iterations=\d+)");
+  m = run_ok("counter", R"(counter value=(\d+))");
+  ASSERT_EQ(m.size(), 2u);
+  uint64_t after = std::stoull(m.str(1));
+  EXPECT_GE(after - now, 150u);
+  EXPECT_LE(after - now, 300u);
 }
 
 TEST_F(ProbeQemuTest, RngReadsQemusVirtioRng) {
