@@ -12,10 +12,10 @@ using nlohmann::json;
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 const json& field(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
+  static const json null_value;
+  if (!object.is_object()) return null_value;
   auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
+  return it == object.end() ? null_value : *it;
 }
 
 std::string text(const json& value) {
@@ -38,9 +38,9 @@ std::string mib(const json& value) {
 }
 
 const json& items(const json& list) {
-  static const json kEmpty = json::array();
+  static const json empty_array = json::array();
   const json& v = field(list, "items");
-  return v.is_array() ? v : kEmpty;
+  return v.is_array() ? v : empty_array;
 }
 
 std::string disks(const json& list) {

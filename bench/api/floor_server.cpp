@@ -180,6 +180,7 @@ int main(int argc, char** argv) try {
     ioc.stop();
   });
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(args.threads));
   for (int i = 0; i < args.threads; ++i) {
     threads.emplace_back([&ioc, i] {
       std::string name = "floor-" + std::to_string(i);
