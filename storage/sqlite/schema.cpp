@@ -11,7 +11,7 @@ namespace {
 
 // Migration 1: the first release's schema. Disks and NICs were JSON arrays on the VM row, names
 // were unique across the whole file, and there was no CPU/memory/restart policy yet.
-const char* const kV1Sql = R"sql(
+constexpr const char* kV1Sql = R"sql(
 CREATE TABLE vms (
   id            TEXT PRIMARY KEY NOT NULL,
   name          TEXT NOT NULL UNIQUE,
@@ -62,7 +62,7 @@ CREATE INDEX operations_by_created ON operations (created_at);
 
 // Migration 2, part 1: the VM table rebuilt (SQLite's "12 steps": new table, copy, drop, rename)
 // with a host column, names unique per host, the CPU/memory/restart policy and CHECKed states.
-const char* const kV2VmsSql = R"sql(
+constexpr const char* kV2VmsSql = R"sql(
 CREATE TABLE vms_v2 (
   id                  TEXT PRIMARY KEY NOT NULL,
   host                TEXT NOT NULL,
@@ -92,7 +92,7 @@ CREATE TABLE vms_v2 (
 )sql";
 
 // ?1 = this host's id: every VM of a v1 file was created by the host that owns the file.
-const char* const kV2CopyVmsSql = R"sql(
+constexpr const char* kV2CopyVmsSql = R"sql(
 INSERT INTO vms_v2 (id, host, name, vcpus, memory_mib, kernel, initrd, cmdline,
                     desired_state, actual_state, created_at, updated_at, generation)
 SELECT id, ?1, name, vcpus, memory_mib, kernel, initrd, cmdline,
@@ -102,7 +102,7 @@ FROM vms
 
 // Migration 2, part 2: disks and NICs move from JSON columns to child tables. They reference
 // vms_v2, which the rename below turns into vms (SQLite rewrites the references).
-const char* const kV2ChildrenSql = R"sql(
+constexpr const char* kV2ChildrenSql = R"sql(
 CREATE TABLE vm_disks (
   vm_id     TEXT NOT NULL REFERENCES vms_v2 (id) ON DELETE CASCADE,
   idx       INTEGER NOT NULL CHECK (idx >= 0),
@@ -131,7 +131,7 @@ CREATE INDEX vms_by_name ON vms (name);
 )sql";
 
 // Migration 3: the audit log is append-only in the file itself, not just by convention.
-const char* const kV3Sql = R"sql(
+constexpr const char* kV3Sql = R"sql(
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log

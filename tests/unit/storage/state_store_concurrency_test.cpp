@@ -30,6 +30,7 @@ TEST(StoreConcurrencyTest, WritersOnTwoConnectionsLoseNothing) {
   ASSERT_NE(b, nullptr);
   std::atomic<int> failures{0};
   std::vector<std::thread> writers;
+  writers.reserve(size_t{2} * kThreadsPerStore);
   for (int t = 0; t < 2 * kThreadsPerStore; ++t) {
     StateStore* store = t % 2 == 0 ? a.get() : b.get();
     writers.emplace_back([store, t, &failures] {
@@ -70,6 +71,7 @@ TEST(StoreConcurrencyTest, RacingCreatesOfOneNameHaveOneWinner) {
   std::atomic<int> created{0};
   std::atomic<int> conflicts{0};
   std::vector<std::thread> racers;
+  racers.reserve(8);
   for (int t = 0; t < 8; ++t) {
     racers.emplace_back([&, t] {
       pthread_setname_np(pthread_self(), ("racer" + std::to_string(t)).c_str());

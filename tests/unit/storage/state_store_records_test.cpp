@@ -14,8 +14,13 @@ namespace {
 using test::open_store;
 using test::TempDir;
 
-const std::string kHashA(64, 'a');
-const std::string kHashB = std::string(63, '0') + "1";
+// Two SHA-256 hex digests (their secrets do not matter to the store).
+std::string hash_a() {
+  return std::string(64, 'a');
+}
+std::string hash_b() {
+  return std::string(63, '0') + "1";
+}
 
 class RecordStoreTest : public ::testing::Test {
  protected:
@@ -31,12 +36,12 @@ class RecordStoreTest : public ::testing::Test {
 
 TEST_F(RecordStoreTest, TokenCreateFindRevoke) {
   EXPECT_EQ(*store_->count_tokens(), 0);
-  auto t = store_->create_token("ci", Role::operator_, kHashA, 0);
+  auto t = store_->create_token("ci", Role::operator_, hash_a(), 0);
   ASSERT_TRUE(t.ok()) << t.error().message;
   EXPECT_TRUE(is_uuid(t->id));
   EXPECT_EQ(t->role, Role::operator_);
   EXPECT_FALSE(t->revoked);
-  auto found = store_->find_token_by_hash(kHashA);
+  auto found = store_->find_token_by_hash(hash_a());
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->id, t->id);
   EXPECT_EQ(found->name, "ci");
@@ -44,18 +49,18 @@ TEST_F(RecordStoreTest, TokenCreateFindRevoke) {
   // The digest may arrive in upper case; it is the same token.
   std::string upper(64, 'A');
   EXPECT_EQ(store_->find_token_by_hash(upper)->id, t->id);
-  EXPECT_EQ(store_->find_token_by_hash(kHashB).error().code, StoreErrc::not_found);
+  EXPECT_EQ(store_->find_token_by_hash(hash_b()).error().code, StoreErrc::not_found);
   EXPECT_EQ(store_->find_token_by_hash("not-hex").error().code, StoreErrc::not_found);
 
   ASSERT_TRUE(store_->revoke_token(t->id).ok());
-  EXPECT_TRUE(store_->find_token_by_hash(kHashA)->revoked);  // still found: the caller decides
+  EXPECT_TRUE(store_->find_token_by_hash(hash_a())->revoked);  // still found: the caller decides
   EXPECT_EQ(store_->revoke_token(make_uuid()).error().code, StoreErrc::not_found);
   EXPECT_EQ(*store_->count_tokens(), 1);
 }
 
 TEST_F(RecordStoreTest, TokenListKeepsExpiryAndNoSecret) {
-  ASSERT_TRUE(store_->create_token("admin", Role::admin, kHashA, 0).ok());
-  ASSERT_TRUE(store_->create_token("viewer", Role::viewer, kHashB, 1'900'000'000'000).ok());
+  ASSERT_TRUE(store_->create_token("admin", Role::admin, hash_a(), 0).ok());
+  ASSERT_TRUE(store_->create_token("viewer", Role::viewer, hash_b(), 1'900'000'000'000).ok());
   auto list = store_->list_tokens();
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 2u);
@@ -65,9 +70,9 @@ TEST_F(RecordStoreTest, TokenListKeepsExpiryAndNoSecret) {
 }
 
 TEST_F(RecordStoreTest, OnlyTheHashIsOnDiskAndItIsUnique) {
-  auto dup_a = store_->create_token("a", Role::viewer, kHashA, 0);
+  auto dup_a = store_->create_token("a", Role::viewer, hash_a(), 0);
   ASSERT_TRUE(dup_a.ok());
-  auto dup = store_->create_token("b", Role::admin, kHashA, 0);
+  auto dup = store_->create_token("b", Role::admin, hash_a(), 0);
   ASSERT_FALSE(dup.ok());
   EXPECT_EQ(dup.error().code, StoreErrc::conflict);
   store_.reset();
@@ -77,7 +82,7 @@ TEST_F(RecordStoreTest, OnlyTheHashIsOnDiskAndItIsUnique) {
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT secret_sha256 FROM tokens", -1, &stmt, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), kHashA);
+  EXPECT_EQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), hash_a());
   EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
@@ -151,6 +156,7 @@ TEST_F(RecordStoreTest, OperationLifecycleAndProgressBounds) {
 
 TEST_F(RecordStoreTest, OperationsListNewestFirst) {
   std::vector<std::string> ids;
+  ids.reserve(4);
   for (int i = 0; i < 4; ++i) ids.push_back(store_->create_operation("k", "t")->id);
   auto list = store_->list_operations(3);
   ASSERT_TRUE(list.ok());
