@@ -107,6 +107,7 @@ class MmioTransport : public BusDevice, private VirtioInterrupt {
   uint32_t config_generation_ = 0;
   uint32_t shm_sel_ = 0;
   bool activated_ = false;
+  int warn_budget_ = 8;  // a hostile driver cannot flood the log
   MmioTransportMetrics metrics_;
 };
 

@@ -110,6 +110,9 @@ class Queue {
   // ---- device side (device thread) ----
   // The next available chain, nullopt when the ring is empty, or an error (see QueueError).
   Result<std::optional<DescriptorChain>, QueueError> pop(const GuestMemoryView& memory);
+  // Puts the last popped chain back (e.g. a rate limiter said "not yet"); the next pop()
+  // returns it again. Only valid right after a successful pop().
+  void undo_pop();
   // Returns a chain to the driver: writes the used element, then (release) the used index.
   // false when head >= size() or the queue is not active (nothing written).
   bool add_used(uint16_t head, uint32_t len);
@@ -145,8 +148,7 @@ class Queue {
   bool indirect_ = false;
   uint16_t next_avail_ = 0;
   uint16_t next_used_ = 0;
-  uint16_t signalled_used_ = 0;
-  bool signalled_valid_ = false;  // false until the first notification decision
+  uint16_t signalled_used_ = 0;  // next_used_ at the last needs_notification()
   // Cached host pointers into guest RAM, set by activate() (null when inactive).
   uint8_t* desc_ = nullptr;
   uint8_t* avail_ = nullptr;

@@ -65,7 +65,6 @@ class VirtioRng : public VirtioDevice {
   // Completes one popped chain; returns bytes written (0 for a refused request).
   uint32_t handle(const DescriptorChain& chain);
   void refill_tokens();
-  bool take_tokens(uint64_t want);
   void arm_timer(uint64_t missing);
   void on_timer();  // loop thread
 
@@ -81,8 +80,6 @@ class VirtioRng : public VirtioDevice {
   std::atomic<VirtioInterrupt*> kick_target_{nullptr};  // read by the timer callback
   uint64_t tokens_ = 0;
   uint64_t last_refill_ns_ = 0;
-  bool timer_armed_ = false;
-  std::vector<uint8_t> scratch_;
   RngMetrics metrics_;
 };
 
