@@ -282,6 +282,8 @@ StoreResult<SqliteDb> open_database(const StoreOptions& options) {
     if (m.version <= *version) continue;
     if (auto r = apply_migration(*db, options, m); !r) {
       StoreError e = r.error();
+      // A row the new schema's constraints reject: the file holds data we cannot carry forward.
+      if (e.code == StoreErrc::conflict) e.code = StoreErrc::corrupt;
       e.message = "migrating " + options.path + " to schema " + std::to_string(m.version) + ": " +
                   e.message;
       return fail(std::move(e));

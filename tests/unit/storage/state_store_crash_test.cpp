@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <thread>
@@ -110,6 +111,8 @@ TEST(StoreCrashTest, EveryAcknowledgedCreateSurvivesSigkill) {
         << "); see its stderr above";
     ASSERT_GE(round.acked.size(), n);
     all_acked.insert(all_acked.end(), round.acked.begin(), round.acked.end());
+    std::printf("round %d: killed after %zu acknowledged creates (%zu in total)\n", r,
+                round.acked.size(), all_acked.size());
 
     auto store = test::open_store(db);
     ASSERT_NE(store, nullptr);

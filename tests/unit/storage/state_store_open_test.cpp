@@ -171,6 +171,27 @@ TEST(StoreOpenTest, UpgradesAV1FileToTheLatestSchema) {
   EXPECT_EQ(raw.rows("PRAGMA foreign_key_check"), 0);
 }
 
+// A migration runs in one transaction: when it fails half-way the file stays at the old version
+// with its rows, and the store says why.
+TEST(StoreOpenTest, AFailedMigrationLeavesTheOldSchema) {
+  TempDir dir;
+  const std::string path = dir.file("flotilla.db");
+  write_v1_file(path);
+  {
+    RawDb raw(path);  // v1 did not check states; v2 does
+    raw.exec("UPDATE vms SET actual_state = 'exploded' WHERE name = 'bare'");
+  }
+  const StoreError e = open_error(path);
+  EXPECT_EQ(e.code, StoreErrc::corrupt);
+  EXPECT_NE(e.message.find("schema 2"), std::string::npos) << e.message;
+  RawDb raw(path);
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM vms"), "2");
+  EXPECT_NE(raw.text("SELECT disks FROM vms WHERE name = 'old-web'").find("/pool/a.raw"),
+            std::string::npos);
+  EXPECT_EQ(raw.rows("SELECT name FROM sqlite_schema WHERE name IN ('vms_v2', 'vm_disks')"), 0);
+}
+
 TEST(StoreOpenTest, RefusesANewerSchemaAndLeavesItAlone) {
   TempDir dir;
   const std::string path = dir.file("flotilla.db");
