@@ -46,7 +46,7 @@ const Bus::Range* Bus::find(uint64_t addr, uint64_t size) const {
 bool Bus::read(uint64_t addr, std::span<uint8_t> data) {
   const Range* r = find(addr, data.size());
   if (r == nullptr || data.empty()) {
-    std::memset(data.data(), 0xff, data.size());
+    std::fill(data.begin(), data.end(), 0xff);
     note_unknown(addr, false, data.size());
     return false;
   }

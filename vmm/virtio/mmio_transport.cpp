@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -103,7 +104,7 @@ Queue* MmioTransport::selected_queue() {
 
 void MmioTransport::read(uint64_t offset, std::span<uint8_t> data) {
   std::lock_guard lock(mutex_);
-  std::memset(data.data(), 0, data.size());
+  std::fill(data.begin(), data.end(), 0);
   if (offset >= VIRTIO_MMIO_CONFIG) {
     if (offset >= kSlotSize || data.size() > kSlotSize - offset) {
       ++metrics_.bad_accesses;
