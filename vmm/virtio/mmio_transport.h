@@ -45,6 +45,21 @@ struct MmioTransportMetrics {
   uint64_t needs_reset = 0;  // times DEVICE_NEEDS_RESET was set
 };
 
+// What a snapshot stores about a transport (the device stores its own state; fds, the
+// interrupt line and the loop are rebuilt).
+struct MmioTransportState {
+  uint32_t status = 0;
+  uint32_t device_features_sel = 0;
+  uint32_t driver_features_sel = 0;
+  uint64_t driver_features = 0;
+  uint32_t queue_sel = 0;
+  uint32_t interrupt_status = 0;
+  uint32_t config_generation = 0;
+  uint32_t shm_sel = 0;
+  bool activated = false;
+  std::vector<QueueState> queues;
+};
+
 class MmioTransport : public BusDevice, private VirtioInterrupt {
  public:
   static constexpr uint64_t kSlotSize = 0x200;
@@ -71,6 +86,12 @@ class MmioTransport : public BusDevice, private VirtioInterrupt {
   VirtioDevice& device() { return *device_; }
   uint32_t status() const;
   MmioTransportMetrics metrics() const;
+  MmioTransportState state() const;
+  // With the vCPUs paused, after the device's own state was restored: restores registers and
+  // queues and re-activates the device if it was active (queues re-checked against memory).
+  // false when the state does not fit this device (queue count or sizes), or re-activation
+  // failed (the transport is then DEVICE_NEEDS_RESET, as for a live failure).
+  bool restore(const MmioTransportState& state);
 
  private:
   MmioTransport(std::shared_ptr<VirtioDevice> device, GuestMemoryView memory, InterruptLine& irq,

@@ -73,6 +73,27 @@ uint64_t I8042::bad_accesses() const {
   return bad_accesses_;
 }
 
+I8042State I8042::state() const {
+  std::lock_guard lock(mutex_);
+  return I8042State{{output_.begin(), output_.end()},
+                    static_cast<uint8_t>(pending_),
+                    command_byte_,
+                    output_port_,
+                    last_was_command_};
+}
+
+void I8042::restore(const I8042State& state) {
+  std::lock_guard lock(mutex_);
+  output_.assign(state.output.begin(),
+                 state.output.begin() + std::min(kMaxOutput, state.output.size()));
+  pending_ = state.pending <= static_cast<uint8_t>(Pending::kKbdParam)
+                 ? static_cast<Pending>(state.pending)
+                 : Pending::kNone;
+  command_byte_ = state.command_byte;
+  output_port_ = state.output_port;
+  last_was_command_ = state.last_was_command;
+}
+
 uint8_t I8042::status() const {
   uint8_t s = kStatusUnlocked;
   if ((command_byte_ & kCtrSystemFlag) != 0) s |= kStatusSystemFlag;

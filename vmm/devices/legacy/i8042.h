@@ -14,11 +14,21 @@
 #include <functional>
 #include <mutex>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "vmm/devices/bus.h"
 #include "vmm/devices/interrupt.h"
 
 namespace flotilla::vmm {
+
+struct I8042State {
+  std::vector<std::pair<uint8_t, bool>> output;  // (byte, from aux), ≤ 16
+  uint8_t pending = 0;                           // I8042's internal "next data byte" state
+  uint8_t command_byte = 0x61;
+  uint8_t output_port = 0x01;
+  bool last_was_command = false;
+};
 
 class I8042 : public BusDevice {
  public:
@@ -34,6 +44,8 @@ class I8042 : public BusDevice {
 
   uint64_t resets_requested() const;
   uint64_t bad_accesses() const;
+  I8042State state() const;
+  void restore(const I8042State& state);
 
  private:
   enum class Pending : uint8_t {

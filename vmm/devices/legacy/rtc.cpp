@@ -83,6 +83,20 @@ uint8_t Rtc::cmos_byte(uint8_t index) const {
   return cmos_[index & kIndexMask];
 }
 
+RtcState Rtc::state() const {
+  std::lock_guard lock(mutex_);
+  return RtcState{cmos_, index_, static_cast<int64_t>(offset_)};
+}
+
+void Rtc::restore(const RtcState& state) {
+  std::lock_guard lock(mutex_);
+  cmos_ = state.cmos;
+  index_ = state.index & kIndexMask;
+  // Keep the guest clock within a century of the host's: a corrupt offset cannot overflow.
+  constexpr int64_t kMaxOffset = 100LL * 366 * 24 * 3600;
+  offset_ = static_cast<std::time_t>(std::clamp(state.offset_seconds, -kMaxOffset, kMaxOffset));
+}
+
 std::tm Rtc::guest_time() const {
   const std::time_t t = clock_() + offset_;
   std::tm tm{};

@@ -20,6 +20,12 @@
 
 namespace flotilla::vmm {
 
+struct RtcState {
+  std::array<uint8_t, 128> cmos{};
+  uint8_t index = 0;
+  int64_t offset_seconds = 0;  // guest time - host time
+};
+
 class Rtc : public BusDevice {
  public:
   static constexpr uint64_t kBase = 0x70;
@@ -37,6 +43,8 @@ class Rtc : public BusDevice {
   // Raw CMOS byte access for the monitor (index masked to 0..127).
   void set_cmos_byte(uint8_t index, uint8_t value);
   uint8_t cmos_byte(uint8_t index) const;
+  RtcState state() const;
+  void restore(const RtcState& state);
 
  private:
   uint8_t read_index(uint8_t index) const;  // mutex_ held

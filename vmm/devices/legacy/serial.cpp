@@ -70,6 +70,39 @@ SerialMetrics Serial::metrics() const {
   return metrics_;
 }
 
+SerialState Serial::state() const {
+  std::lock_guard lock(mutex_);
+  return SerialState{ier_,
+                     lcr_,
+                     mcr_,
+                     lsr_errors_,
+                     msr_delta_,
+                     scr_,
+                     fcr_,
+                     divisor_,
+                     thr_interrupt_,
+                     std::vector<uint8_t>(rx_fifo_.begin(), rx_fifo_.end()),
+                     std::vector<uint8_t>(backlog_.begin(), backlog_.end())};
+}
+
+void Serial::restore(const SerialState& s) {
+  std::lock_guard lock(mutex_);
+  ier_ = s.ier & kIerMask;
+  lcr_ = s.lcr;
+  mcr_ = s.mcr & kMcrMask;
+  lsr_errors_ = s.lsr_errors & kLsrErrors;
+  msr_delta_ = s.msr_delta & 0x0f;
+  scr_ = s.scr;
+  fcr_ = s.fcr & (UART_FCR_ENABLE_FIFO | 0xc0);
+  divisor_ = s.divisor;
+  thr_interrupt_ = s.thr_interrupt;
+  const size_t capacity = (fcr_ & UART_FCR_ENABLE_FIFO) != 0 ? kFifoSize : 1;
+  rx_fifo_.assign(s.rx_fifo.begin(), s.rx_fifo.begin() + std::min(capacity, s.rx_fifo.size()));
+  backlog_.assign(s.backlog.begin(), s.backlog.begin() + std::min(kInputBacklog, s.backlog.size()));
+  irq_level_ = (interrupt_id() & UART_IIR_NO_INT) == 0;
+  irq_.set_level(irq_level_);
+}
+
 uint8_t Serial::read_register(uint64_t offset) {
   const bool dlab = (lcr_ & UART_LCR_DLAB) != 0;
   switch (offset) {

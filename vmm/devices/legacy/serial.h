@@ -16,6 +16,7 @@
 #include <functional>
 #include <mutex>
 #include <span>
+#include <vector>
 
 #include "vmm/devices/bus.h"
 #include "vmm/devices/interrupt.h"
@@ -28,6 +29,21 @@ struct SerialMetrics {
   uint64_t input_dropped = 0;  // enqueue_input() bytes refused (backlog full)
   uint64_t overruns = 0;       // loopback bytes lost to a full RX FIFO (LSR.OE)
   uint64_t bad_accesses = 0;   // accesses that were not 1 byte or outside 0..7
+};
+
+// What a snapshot stores (host-side pending input included; the sink and line are rebuilt).
+struct SerialState {
+  uint8_t ier = 0;
+  uint8_t lcr = 0x03;
+  uint8_t mcr = 0x08;
+  uint8_t lsr_errors = 0;
+  uint8_t msr_delta = 0;
+  uint8_t scr = 0;
+  uint8_t fcr = 0;
+  uint16_t divisor = 12;
+  bool thr_interrupt = false;
+  std::vector<uint8_t> rx_fifo;  // ≤ 16 bytes
+  std::vector<uint8_t> backlog;  // ≤ kInputBacklog bytes
 };
 
 class Serial : public BusDevice {
@@ -52,6 +68,10 @@ class Serial : public BusDevice {
   // Bytes accepted but not yet read by the guest (FIFO + backlog).
   size_t pending_input() const;
   SerialMetrics metrics() const;
+  SerialState state() const;
+  // Restores registers and buffers (out-of-range values masked/truncated) and drives the
+  // interrupt line to the restored level.
+  void restore(const SerialState& state);
 
  private:
   uint8_t read_register(uint64_t offset);  // mutex_ held
