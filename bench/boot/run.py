@@ -52,13 +52,13 @@ class Guest:
 
 
 def rss_overhead(pid, guest_mapping):
-    """(VmRSS - Rss of the guest RAM mapping) in bytes, and that guest Rss."""
+    """(VmRSS - Rss of the guest RAM mapping, private bytes outside it, that guest Rss)."""
     rss = 0
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1]) * 1024
-    guest = 0
+    guest = private = 0
     with open("/proc/%d/smaps" % pid) as f:
         current = None
         for line in f:
@@ -68,7 +68,9 @@ def rss_overhead(pid, guest_mapping):
                 current = guest_mapping(hi - lo, " ".join(fields[5:]))
             elif fields[0] == "Rss:" and current:
                 guest = max(guest, int(fields[1]) * 1024)
-    return rss - guest, guest
+            elif fields[0] in ("Private_Clean:", "Private_Dirty:") and not current:
+                private += int(fields[1]) * 1024
+    return rss - guest, private, guest
 
 
 def ours_argv(a):
@@ -89,8 +91,7 @@ def boot_once(argv, guest_mapping):
         t = g.until(MARKER) - g.t0
         g.until(b"probe> ")
         g.command("mem")
-        overhead, guest = rss_overhead(g.p.pid, guest_mapping)
-        return t, overhead, guest
+        return (t,) + rss_overhead(g.p.pid, guest_mapping)
     finally:
         g.stop()
 
@@ -129,13 +130,13 @@ def main():
     ours_map = lambda size, name: "flotilla-guest-ram" in name
     qemu_map = lambda size, name: name == "" and mem <= size <= mem + (8 << 20)
 
-    res = {k: [] for k in ("boot_ours", "boot_qemu", "ovh_ours", "ovh_qemu", "guest_ours",
-                           "guest_qemu", "pio_ours", "pio_floor")}
+    res = {k: [] for k in ("boot_ours", "boot_qemu", "ovh_ours", "ovh_qemu", "priv_ours",
+                           "priv_qemu", "guest_ours", "guest_qemu", "pio_ours", "pio_floor")}
     for i in range(a.runs):
-        t, o, g = boot_once(ours_argv(a), ours_map)
-        res["boot_ours"].append(t); res["ovh_ours"].append(o); res["guest_ours"].append(g)
-        t, o, g = boot_once(qemu_argv(a), qemu_map)
-        res["boot_qemu"].append(t); res["ovh_qemu"].append(o); res["guest_qemu"].append(g)
+        for who, argv, gm in (("ours", ours_argv(a), ours_map), ("qemu", qemu_argv(a), qemu_map)):
+            t, o, p, g = boot_once(argv, gm)
+            for k, v in (("boot", t), ("ovh", o), ("priv", p), ("guest", g)):
+                res["%s_%s" % (k, who)].append(v)
         res["pio_ours"].append(pio_ours(a))
         res["pio_floor"].append(pio_floor(a))
         print("run %d/%d done" % (i + 1, a.runs), flush=True)
@@ -151,6 +152,9 @@ def main():
     print("%-40s %10.2f MiB %10.2f MiB %8.3f  < 5 MiB" % (
         "(b) RSS - guest touched (vs QEMU)", m["ovh_ours"] / mib, m["ovh_qemu"] / mib,
         m["ovh_ours"] / m["ovh_qemu"]))
+    print("%-40s %10.2f MiB %10.2f MiB %8.3f" % (
+        "    private (USS) outside guest RAM", m["priv_ours"] / mib, m["priv_qemu"] / mib,
+        m["priv_ours"] / m["priv_qemu"]))
     print("%-40s %10.2f MiB %10.2f MiB" % (
         "    guest memory touched", m["guest_ours"] / mib, m["guest_qemu"] / mib))
     print("%-40s %11.2f us %11.2f us %8.3f  < 1.2" % (
