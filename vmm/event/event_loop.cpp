@@ -41,7 +41,7 @@ void run_guarded(const std::function<void()>& fn, const char* what) {
 
 struct EventLoop::Impl {
   struct Handler {
-    uint32_t generation;
+    uint32_t generation = 0;
     std::shared_ptr<std::function<void()>> fn;
   };
   UniqueFd epoll;

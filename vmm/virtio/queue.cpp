@@ -140,7 +140,7 @@ Result<void, QueueError> Queue::walk(const GuestMemoryView& memory, uint16_t hea
   uint32_t count = 0;  // descriptors visited in the current table
   for (;;) {
     if (++count > table_size) return fail(QueueError{QueueErrorKind::kChainTooLong, head});
-    vring_desc d;
+    vring_desc d{};
     std::memcpy(&d, table + kDescSize * index, sizeof(d));  // one copy, then checks on it
     if ((d.flags & VRING_DESC_F_INDIRECT) != 0) {
       if (!indirect_) return fail(QueueError{QueueErrorKind::kIndirectNotNegotiated, head});

@@ -99,7 +99,7 @@ TEST_F(RtcTest, CmosRamAndMemorySizes) {
   set_cmos(0x40, 0xab);
   EXPECT_EQ(cmos(0x40), 0xab);
   EXPECT_EQ(rtc.cmos_byte(0x40), 0xab);
-  const uint64_t mib = 1024 * 1024;
+  const uint64_t mib = 1024ULL * 1024;
   rtc.set_memory_sizes(3072 * mib, 1024 * mib);
   EXPECT_EQ(cmos(0x15) | cmos(0x16) << 8, 640);
   EXPECT_EQ(cmos(0x17) | cmos(0x18) << 8, 0xffff);  // capped

@@ -12,7 +12,7 @@ namespace flotilla::vmm::virtio {
 namespace {
 
 constexpr uint64_t kBase = 0x100000;  // RAM does not start at 0, to catch base arithmetic
-constexpr uint64_t kSize = 64 * 1024;
+constexpr uint64_t kSize = 64ULL * 1024;
 
 uint64_t random_addr(std::mt19937_64& rng) {
   switch (rng() % 4) {

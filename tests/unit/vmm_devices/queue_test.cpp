@@ -12,9 +12,9 @@ using testing::VirtqDriver;
 using testing::VirtqLayout;
 
 constexpr uint64_t kRamSize = 1 << 20;
-constexpr uint16_t W = VRING_DESC_F_WRITE;
-constexpr uint16_t N = VRING_DESC_F_NEXT;
-constexpr uint16_t I = VRING_DESC_F_INDIRECT;
+constexpr uint16_t kW = VRING_DESC_F_WRITE;
+constexpr uint16_t kN = VRING_DESC_F_NEXT;
+constexpr uint16_t kI = VRING_DESC_F_INDIRECT;
 
 class QueueTest : public ::testing::Test {
  protected:
@@ -76,9 +76,9 @@ TEST_F(QueueTest, PopsAChainAndReturnsItUsed) {
   auto empty = queue.pop(ram.view());
   ASSERT_TRUE(empty.ok());
   EXPECT_FALSE(empty->has_value());
-  driver.set_desc(3, 0x10000, 100, N, 7);
-  driver.set_desc(7, 0x20000, 50, N | W, 5);
-  driver.set_desc(5, 0x30000, 20, W);
+  driver.set_desc(3, 0x10000, 100, kN, 7);
+  driver.set_desc(7, 0x20000, 50, kN | kW, 5);
+  driver.set_desc(5, 0x30000, 20, kW);
   driver.publish(3);
   EXPECT_EQ(queue.available(), 1);
   DescriptorChain c = pop_chain();
@@ -120,7 +120,7 @@ TEST_F(QueueTest, HeadOutOfRangeBreaksTheRing) {
 
 TEST_F(QueueTest, BadChainsAreConsumedWithTheirHead) {
   ASSERT_TRUE(queue.activate(ram.view()));
-  driver.set_desc(0, 0x10000, 8, N, 16);  // next out of range
+  driver.set_desc(0, 0x10000, 8, kN, 16);  // next out of range
   driver.publish(0);
   QueueError e = pop_error();
   EXPECT_EQ(e.kind, QueueErrorKind::kNextOutOfRange);
@@ -132,15 +132,15 @@ TEST_F(QueueTest, BadChainsAreConsumedWithTheirHead) {
 
 TEST_F(QueueTest, LoopsAreCaughtByTheChainLengthCap) {
   ASSERT_TRUE(queue.activate(ram.view()));
-  driver.set_desc(0, 0x10000, 8, N, 1);
-  driver.set_desc(1, 0x10000, 8, N, 0);
+  driver.set_desc(0, 0x10000, 8, kN, 1);
+  driver.set_desc(1, 0x10000, 8, kN, 0);
   driver.publish(0);
   EXPECT_EQ(pop_error().kind, QueueErrorKind::kChainTooLong);
-  driver.set_desc(2, 0x10000, 8, N, 2);  // self loop
+  driver.set_desc(2, 0x10000, 8, kN, 2);  // self loop
   driver.publish(2);
   EXPECT_EQ(pop_error().kind, QueueErrorKind::kChainTooLong);
   // A chain of exactly size() descriptors is fine.
-  for (uint16_t i = 0; i < 15; ++i) driver.set_desc(i, 0x10000, 1, N, i + 1);
+  for (uint16_t i = 0; i < 15; ++i) driver.set_desc(i, 0x10000, 1, kN, i + 1);
   driver.set_desc(15, 0x10000, 1, 0);
   driver.publish(0);
   EXPECT_EQ(pop_chain().descriptors.size(), 16u);
@@ -156,20 +156,20 @@ TEST_F(QueueTest, AddressesAndLengthsMustStayInsideRam) {
       {0xdead00000000ULL, 16},  // nowhere
   };
   for (auto [addr, len] : bad) {
-    driver.set_desc(0, addr, len, W);
+    driver.set_desc(0, addr, len, kW);
     driver.publish(0);
     QueueError e = pop_error();
     EXPECT_EQ(e.kind, QueueErrorKind::kAddressOutOfRange) << std::hex << addr;
     EXPECT_FALSE(e.ring_broken());
   }
-  driver.set_desc(0, kRamSize - 8, 8, W);  // the last 8 bytes are fine
+  driver.set_desc(0, kRamSize - 8, 8, kW);  // the last 8 bytes are fine
   driver.publish(0);
   EXPECT_EQ(pop_chain().writable_bytes, 8u);
 }
 
 TEST_F(QueueTest, ReadableAfterWritableIsRefused) {
   ASSERT_TRUE(queue.activate(ram.view()));
-  driver.set_desc(0, 0x10000, 8, W | N, 1);
+  driver.set_desc(0, 0x10000, 8, kW | kN, 1);
   driver.set_desc(1, 0x11000, 8, 0);
   driver.publish(0);
   EXPECT_EQ(pop_error().kind, QueueErrorKind::kReadableAfterWritable);
@@ -178,9 +178,9 @@ TEST_F(QueueTest, ReadableAfterWritableIsRefused) {
 TEST_F(QueueTest, IndirectTables) {
   ASSERT_TRUE(queue.activate(ram.view()));
   // The table at 0x40000: readable 16 bytes, then writable 32 bytes.
-  ram.put(0x40000, vring_desc{0x50000, 16, N, 1});
-  ram.put(0x40010, vring_desc{0x51000, 32, W, 0});
-  driver.set_desc(0, 0x40000, 32, I);
+  ram.put(0x40000, vring_desc{0x50000, 16, kN, 1});
+  ram.put(0x40010, vring_desc{0x51000, 32, kW, 0});
+  driver.set_desc(0, 0x40000, 32, kI);
   driver.publish(0);
   EXPECT_EQ(pop_error().kind, QueueErrorKind::kIndirectNotNegotiated);
 
@@ -191,7 +191,7 @@ TEST_F(QueueTest, IndirectTables) {
   EXPECT_EQ(c.readable_bytes, 16u);
   EXPECT_EQ(c.writable_bytes, 32u);
   // A direct readable descriptor may precede the indirect one.
-  driver.set_desc(1, 0x60000, 4, N, 0);
+  driver.set_desc(1, 0x60000, 4, kN, 0);
   driver.publish(1);
   EXPECT_EQ(pop_chain().descriptors.size(), 3u);
 }
@@ -205,37 +205,37 @@ TEST_F(QueueTest, HostileIndirectTables) {
     EXPECT_EQ(e.kind, kind) << describe(kind);
     EXPECT_FALSE(e.ring_broken());
   };
-  driver.set_desc(0, 0x40000, 0, I);
+  driver.set_desc(0, 0x40000, 0, kI);
   expect(QueueErrorKind::kIndirectBadLength);
-  driver.set_desc(0, 0x40000, 17, I);
+  driver.set_desc(0, 0x40000, 17, kI);
   expect(QueueErrorKind::kIndirectBadLength);
-  driver.set_desc(0, 0x40000, 16 * 2048, I);  // more than 1024 entries
+  driver.set_desc(0, 0x40000, 16 * 2048, kI);  // more than 1024 entries
   expect(QueueErrorKind::kIndirectBadLength);
-  driver.set_desc(0, kRamSize - 16, 32, I);
+  driver.set_desc(0, kRamSize - 16, 32, kI);
   expect(QueueErrorKind::kAddressOutOfRange);
-  driver.set_desc(0, 0x40000, 32, I | N, 1);
+  driver.set_desc(0, 0x40000, 32, kI | kN, 1);
   expect(QueueErrorKind::kIndirectWithNext);
   // Indirect inside indirect.
-  ram.put(0x40000, vring_desc{0x41000, 16, I, 0});
-  driver.set_desc(0, 0x40000, 16, I);
+  ram.put(0x40000, vring_desc{0x41000, 16, kI, 0});
+  driver.set_desc(0, 0x40000, 16, kI);
   expect(QueueErrorKind::kIndirectNested);
   // A loop inside the table.
-  ram.put(0x40000, vring_desc{0x50000, 8, N, 1});
-  ram.put(0x40010, vring_desc{0x50000, 8, N, 0});
-  driver.set_desc(0, 0x40000, 32, I);
+  ram.put(0x40000, vring_desc{0x50000, 8, kN, 1});
+  ram.put(0x40010, vring_desc{0x50000, 8, kN, 0});
+  driver.set_desc(0, 0x40000, 32, kI);
   expect(QueueErrorKind::kChainTooLong);
   // next past the table's end.
-  ram.put(0x40010, vring_desc{0x50000, 8, N, 2});
+  ram.put(0x40010, vring_desc{0x50000, 8, kN, 2});
   expect(QueueErrorKind::kNextOutOfRange);
   // A buffer in the table outside RAM.
-  ram.put(0x40010, vring_desc{kRamSize, 8, W, 0});
+  ram.put(0x40010, vring_desc{kRamSize, 8, kW, 0});
   expect(QueueErrorKind::kAddressOutOfRange);
 }
 
 TEST_F(QueueTest, NoInterruptFlagWithoutEventIdx) {
   ASSERT_TRUE(queue.activate(ram.view()));
   EXPECT_FALSE(queue.needs_notification());  // nothing used yet
-  driver.set_desc(0, 0x10000, 8, W);
+  driver.set_desc(0, 0x10000, 8, kW);
   driver.publish(0);
   (void)pop_chain();
   queue.add_used(0, 8);
@@ -251,7 +251,7 @@ TEST_F(QueueTest, NoInterruptFlagWithoutEventIdx) {
 TEST_F(QueueTest, EventIdxSuppressesBothWays) {
   queue.set_features(true, false);
   ASSERT_TRUE(queue.activate(ram.view()));
-  driver.set_desc(0, 0x10000, 8, W);
+  driver.set_desc(0, 0x10000, 8, kW);
   // The driver wants an interrupt only once the used index passes 2 (used_event = 2).
   driver.set_used_event(2);
   for (int i = 0; i < 4; ++i) driver.publish(0);
@@ -285,7 +285,7 @@ TEST_F(QueueTest, IndicesWrapAt65536) {
   ASSERT_TRUE(queue.activate(ram.view()));
   driver.set_avail_idx(0xfffe);
   ram.put<uint16_t>(0x3002, 0xfffe);
-  driver.set_desc(0, 0x10000, 8, W);
+  driver.set_desc(0, 0x10000, 8, kW);
   for (int i = 0; i < 4; ++i) {
     driver.publish(0);
     DescriptorChain c = pop_chain();

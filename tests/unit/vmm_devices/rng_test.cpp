@@ -24,8 +24,8 @@ using testing::wait_for;
 constexpr uint64_t kVersion1 = 1ULL << VIRTIO_F_VERSION_1;
 constexpr uint64_t kEventIdx = 1ULL << VIRTIO_RING_F_EVENT_IDX;
 constexpr uint64_t kIndirect = 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
-constexpr uint16_t W = VRING_DESC_F_WRITE;
-constexpr uint16_t N = VRING_DESC_F_NEXT;
+constexpr uint16_t kW = VRING_DESC_F_WRITE;
+constexpr uint16_t kN = VRING_DESC_F_NEXT;
 
 class RngTest : public ::testing::Test {
  protected:
@@ -51,7 +51,7 @@ class RngTest : public ::testing::Test {
   // Posts one writable buffer of len bytes at gpa (filled with 0xa5 first); returns the used len.
   uint32_t request(uint64_t gpa, uint32_t len, uint16_t desc = 0) {
     std::memset(ram.at(gpa), 0xa5, len);
-    vq->set_desc(desc, gpa, len, W);
+    vq->set_desc(desc, gpa, len, kW);
     const uint16_t want = static_cast<uint16_t>(vq->used_idx() + 1);
     vq->publish(desc);
     driver->notify_ioeventfd(0);
@@ -105,14 +105,14 @@ TEST_F(RngTest, ManyRequestsWrapTheRing) {
 
 TEST_F(RngTest, ChainedAndIndirectBuffers) {
   bring_up(kVersion1 | kIndirect);
-  vq->set_desc(0, 0x10000, 10, W | N, 1);
-  vq->set_desc(1, 0x11000, 20, W);
+  vq->set_desc(0, 0x10000, 10, kW | kN, 1);
+  vq->set_desc(1, 0x11000, 20, kW);
   vq->publish(0);
   driver->notify_ioeventfd(0);
   ASSERT_TRUE(wait_for([&] { return vq->used_idx() == 1; }));
   EXPECT_EQ(vq->used_elem(0).len, 30u);
-  ram.put(0x40000, vring_desc{0x50000, 100, W | N, 1});
-  ram.put(0x40010, vring_desc{0x51000, 28, W, 0});
+  ram.put(0x40000, vring_desc{0x50000, 100, kW | kN, 1});
+  ram.put(0x40010, vring_desc{0x51000, 28, kW, 0});
   vq->set_desc(2, 0x40000, 32, VRING_DESC_F_INDIRECT);
   vq->publish(2);
   driver->notify_ioeventfd(0);
@@ -125,8 +125,8 @@ TEST_F(RngTest, BadRequestsAreReturnedEmptyAndCounted) {
   bring_up(kVersion1);
   vq->set_desc(0, 0x10000, 16, 0);  // device-readable: not an rng request
   vq->publish(0);
-  vq->set_desc(1, 0x10000, 16, W | N, 9);  // next inside the table but pointing at garbage
-  vq->set_desc(9, 1ULL << 40, 16, W);      // ... outside guest RAM
+  vq->set_desc(1, 0x10000, 16, kW | kN, 9);  // next inside the table but pointing at garbage
+  vq->set_desc(9, 1ULL << 40, 16, kW);       // ... outside guest RAM
   vq->publish(1);
   driver->notify_ioeventfd(0);
   ASSERT_TRUE(wait_for([&] { return vq->used_idx() == 2; }));
@@ -161,7 +161,7 @@ TEST_F(RngTest, EventIdxSuppressesInterruptsTheDriverDidNotAskFor) {
   bring_up(kVersion1 | kEventIdx);
   vq->set_used_event(0xffff);  // "do not interrupt me until used idx passes 0xffff"
   for (uint16_t i = 0; i < 4; ++i) {
-    vq->set_desc(i, 0x10000 + 0x100ULL * i, 16, W);
+    vq->set_desc(i, 0x10000 + 0x100ULL * i, 16, kW);
     vq->publish(i);
   }
   driver->notify_ioeventfd(0);
@@ -213,7 +213,7 @@ TEST_F(RateLimitedRngTest, TokenBucketThrottlesAndTheTimerResumes) {
   const auto start = std::chrono::steady_clock::now();
   uint64_t total = 0;
   for (uint16_t i = 0; i < 6; ++i) {
-    vq->set_desc(i, 0x10000 + 0x1000ULL * i, 1000, W);
+    vq->set_desc(i, 0x10000 + 0x1000ULL * i, 1000, kW);
     vq->publish(i);
   }
   driver->notify_ioeventfd(0);

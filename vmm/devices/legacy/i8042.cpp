@@ -85,7 +85,8 @@ I8042State I8042::state() const {
 void I8042::restore(const I8042State& state) {
   std::lock_guard lock(mutex_);
   output_.assign(state.output.begin(),
-                 state.output.begin() + std::min(kMaxOutput, state.output.size()));
+                 state.output.begin() +
+                     static_cast<std::ptrdiff_t>(std::min(kMaxOutput, state.output.size())));
   pending_ = state.pending <= static_cast<uint8_t>(Pending::kKbdParam)
                  ? static_cast<Pending>(state.pending)
                  : Pending::kNone;

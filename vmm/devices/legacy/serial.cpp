@@ -53,7 +53,8 @@ size_t Serial::enqueue_input(std::span<const uint8_t> bytes) {
   std::lock_guard lock(mutex_);
   const size_t room = kInputBacklog - std::min(kInputBacklog, backlog_.size());
   const size_t accepted = std::min(room, bytes.size());
-  backlog_.insert(backlog_.end(), bytes.begin(), bytes.begin() + accepted);
+  backlog_.insert(backlog_.end(), bytes.begin(),
+                  bytes.begin() + static_cast<std::ptrdiff_t>(accepted));
   metrics_.input_dropped += bytes.size() - accepted;
   fill_fifo();
   update_interrupt();
@@ -97,8 +98,10 @@ void Serial::restore(const SerialState& s) {
   divisor_ = s.divisor;
   thr_interrupt_ = s.thr_interrupt;
   const size_t capacity = (fcr_ & UART_FCR_ENABLE_FIFO) != 0 ? kFifoSize : 1;
-  rx_fifo_.assign(s.rx_fifo.begin(), s.rx_fifo.begin() + std::min(capacity, s.rx_fifo.size()));
-  backlog_.assign(s.backlog.begin(), s.backlog.begin() + std::min(kInputBacklog, s.backlog.size()));
+  const auto fifo_len = static_cast<std::ptrdiff_t>(std::min(capacity, s.rx_fifo.size()));
+  const auto backlog_len = static_cast<std::ptrdiff_t>(std::min(kInputBacklog, s.backlog.size()));
+  rx_fifo_.assign(s.rx_fifo.begin(), s.rx_fifo.begin() + fifo_len);
+  backlog_.assign(s.backlog.begin(), s.backlog.begin() + backlog_len);
   irq_level_ = (interrupt_id() & UART_IIR_NO_INT) == 0;
   irq_.set_level(irq_level_);
 }
