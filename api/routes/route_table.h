@@ -1,0 +1,56 @@
+// Internal to api/: the route table the resource files fill, and the context a handler gets.
+// Handlers see a parsed request (path parameters, body, token), never a socket.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/api.h"
+#include "api/metrics.h"
+#include "storage/model.h"
+#include "storage/state_store.h"
+
+namespace flotilla::api::routes {
+
+struct RequestContext {
+  const ApiRequest& request;
+  ApiDeps& deps;
+  Metrics& metrics;
+  std::vector<std::string> params;            // path parameters in pattern order
+  std::optional<storage::TokenRecord> token;  // set for every route but open ones
+  std::string audit_target;                   // mutating handlers name what they touched
+  std::string request_id;
+  int64_t now_ms = 0;
+};
+
+using Handler = std::function<ApiResult<ApiResponse>(RequestContext&)>;
+
+struct Route {
+  RouteInfo info;
+  std::string action;     // audit action for mutating routes ("vm.create"), "" for reads
+  bool has_body = false;  // a JSON body is expected (Content-Type checked → 415)
+  Handler handler;
+};
+
+using RouteTable = std::vector<Route>;
+
+void add_system_routes(RouteTable& table);
+void add_host_routes(RouteTable& table);
+void add_vm_routes(RouteTable& table);
+void add_operation_routes(RouteTable& table);
+void add_token_routes(RouteTable& table);
+
+// Helpers shared by the route files.
+ApiResponse json_response(int status, const nlohmann::json& body);
+ApiResponse no_content();
+ApiError from_store(const storage::StoreError& e, std::string field = {});
+std::string rfc3339(int64_t unix_ms);
+nlohmann::json vm_to_json(const storage::VmRecord& vm);
+nlohmann::json operation_to_json(const storage::OperationRecord& op);
+nlohmann::json token_to_json(const storage::TokenRecord& t);
+
+}  // namespace flotilla::api::routes

@@ -1,0 +1,101 @@
+// /v1/vms: create, list, get, update, delete.
+#include "api/request_parsing.h"
+#include "api/routes/route_table.h"
+#include "common/uuid.h"
+
+namespace flotilla::api::routes {
+
+namespace {
+
+ApiResult<storage::VmRecord> resolve_vm(RequestContext& ctx, const std::string& id_or_name) {
+  auto& store = *ctx.deps.store;
+  auto vm = is_uuid(id_or_name) ? store.get_vm(id_or_name)
+            : is_valid_name(id_or_name)
+                ? store.get_vm_by_name(id_or_name)
+                : storage::StoreResult<storage::VmRecord>(
+                      fail(storage::StoreError{storage::StoreErrc::not_found, ""}));
+  if (!vm) {
+    if (vm.error().code == storage::StoreErrc::not_found) {
+      return fail(api_error(ApiErrc::not_found, "no VM with id or name '" + id_or_name + "'"));
+    }
+    return fail(from_store(vm.error()));
+  }
+  return std::move(vm).value();
+}
+
+ApiResponse vm_response(int status, const storage::VmRecord& vm) {
+  ApiResponse r = json_response(status, vm_to_json(vm));
+  r.headers.emplace_back("ETag", "\"" + std::to_string(vm.generation) + "\"");
+  return r;
+}
+
+ApiResult<ApiResponse> list_vms(RequestContext& ctx) {
+  auto vms = ctx.deps.store->list_vms();
+  if (!vms) return fail(from_store(vms.error()));
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& vm : *vms) items.push_back(vm_to_json(vm));
+  return json_response(200, {{"items", std::move(items)}});
+}
+
+ApiResult<ApiResponse> create_vm(RequestContext& ctx) {
+  auto spec = parse_vm_create(ctx.request.body);
+  if (!spec) return fail(spec.error());
+  ctx.audit_target = spec->name;
+  auto vm = ctx.deps.store->create_vm(*spec);
+  if (!vm) {
+    if (vm.error().code == storage::StoreErrc::conflict) {
+      return fail(api_error(ApiErrc::conflict, "name: '" + spec->name + "' is taken", "name"));
+    }
+    return fail(from_store(vm.error()));
+  }
+  ctx.audit_target = vm->id;
+  ApiResponse r = vm_response(201, *vm);
+  r.headers.emplace_back("Location", "/v1/vms/" + vm->id);
+  return r;
+}
+
+ApiResult<ApiResponse> get_vm(RequestContext& ctx) {
+  auto vm = resolve_vm(ctx, ctx.params[0]);
+  if (!vm) return fail(vm.error());
+  return vm_response(200, *vm);
+}
+
+ApiResult<ApiResponse> update_vm(RequestContext& ctx) {
+  auto generation = parse_if_match(ctx.request.header("if-match"));
+  if (!generation) return fail(generation.error());
+  auto vm = resolve_vm(ctx, ctx.params[0]);
+  if (!vm) return fail(vm.error());
+  ctx.audit_target = vm->id;
+  auto spec = apply_vm_patch(vm->spec, ctx.request.body);
+  if (!spec) return fail(spec.error());
+  auto updated = ctx.deps.store->update_vm(vm->id, *spec, *generation);
+  if (!updated) {
+    const bool name_changed = spec->name != vm->spec.name;
+    if (updated.error().code == storage::StoreErrc::conflict && name_changed &&
+        !(*generation && **generation != vm->generation)) {
+      return fail(api_error(ApiErrc::conflict, "name: '" + spec->name + "' is taken", "name"));
+    }
+    return fail(from_store(updated.error()));
+  }
+  return vm_response(200, *updated);
+}
+
+ApiResult<ApiResponse> delete_vm(RequestContext& ctx) {
+  auto vm = resolve_vm(ctx, ctx.params[0]);
+  if (!vm) return fail(vm.error());
+  ctx.audit_target = vm->id;
+  if (auto r = ctx.deps.store->delete_vm(vm->id); !r) return fail(from_store(r.error()));
+  return no_content();
+}
+
+}  // namespace
+
+void add_vm_routes(RouteTable& t) {
+  t.push_back({{"GET", "/v1/vms", RouteClass::read}, "", false, list_vms});
+  t.push_back({{"POST", "/v1/vms", RouteClass::manage}, "vm.create", true, create_vm});
+  t.push_back({{"GET", "/v1/vms/{id}", RouteClass::read}, "", false, get_vm});
+  t.push_back({{"PATCH", "/v1/vms/{id}", RouteClass::manage}, "vm.update", true, update_vm});
+  t.push_back({{"DELETE", "/v1/vms/{id}", RouteClass::manage}, "vm.delete", false, delete_vm});
+}
+
+}  // namespace flotilla::api::routes
