@@ -1,5 +1,8 @@
 // The probe guest under flotilla-vmm: boot marker, shell, SMP, power-off and reboot.
+#include <fstream>
+
 #include "tests/integration/vmm/vmm_harness.h"
+#include "tests/unit/vmm/elf_builder.h"
 
 namespace flotilla::vmm::test {
 namespace {
@@ -73,6 +76,47 @@ TEST(VmmBoot, ResetWithExitPolicyEndsTheMonitor) {
   EXPECT_TRUE(st->exited);
   EXPECT_EQ(st->code, 0);
   EXPECT_EQ(c->output().find("flotilla-probe ready"), c->output().rfind("flotilla-probe ready"));
+}
+
+// A hand-made PVH guest whose first instruction is ud2: with no IDT the #UD escalates to a
+// triple fault (KVM_EXIT_SHUTDOWN), which is a reset.
+std::string write_triple_fault_guest(const TempDir& dir) {
+  ElfSpec spec;
+  spec.payload = {0x0f, 0x0b};  // ud2
+  const auto bytes = build_elf64(spec);
+  const std::string path = dir.file("triple.elf");
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
+  return path;
+}
+
+TEST(VmmBoot, TripleFaultIsAResetPerPolicy) {
+  TempDir dir;
+  const std::string kernel = write_triple_fault_guest(dir);
+  flotilla::test::ConsoleOptions merged;
+  merged.merge_stderr = true;
+  auto exits = GuestConsole::spawn({kVmm, "--kernel", kernel, "--on-reset", "exit"}, merged);
+  ASSERT_TRUE(exits);
+  auto st = (*exits)->wait_exit(20s);
+  ASSERT_TRUE(st && st->exited) << (*exits)->output();
+  EXPECT_EQ(st->code, 0);
+  EXPECT_TRUE((*exits)->wait_for(std::regex("triple fault"), 5s)) << (*exits)->output();
+
+  // With on_reset=reboot the same monitor boots the guest again and again.
+  const std::string sock = dir.file("ctl.sock");
+  auto reboots = GuestConsole::spawn({kVmm, "--kernel", kernel, "--control-socket", sock});
+  ASSERT_TRUE(reboots);
+  auto ctl = ControlClient::connect(sock);
+  ASSERT_TRUE(ctl);
+  const auto deadline = ConsoleClock::now() + 20s;
+  uint64_t count = 0;
+  while (count < 3 && ConsoleClock::now() < deadline) {
+    auto status = ctl->request({{"cmd", "status"}});
+    ASSERT_TRUE(status) << "monitor stopped answering";
+    count = (*status)["reboots"].get<uint64_t>();
+  }
+  EXPECT_GE(count, 3u);
 }
 
 }  // namespace

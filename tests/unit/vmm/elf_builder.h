@@ -16,7 +16,7 @@ inline constexpr uint8_t kHaltLoop[] = {0xf4, 0xeb, 0xfd};  // hlt; jmp $-1
 struct ElfSpec {
   uint64_t load_addr = 0x100000;
   std::vector<uint8_t> payload{std::begin(kHaltLoop), std::end(kHaltLoop)};
-  uint64_t extra_bss = 0x1000;                        // memsz - filesz
+  uint64_t extra_bss = 0x1000;  // memsz - filesz
   bool with_note = true;
   bool note_in_section_only = false;  // note only reachable through SHT_NOTE
   uint32_t note_desc_size = 4;
