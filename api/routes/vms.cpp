@@ -1,6 +1,9 @@
 // /v1/vms: create, list, get, update, delete.
+#include <memory>
+
 #include "api/request_parsing.h"
 #include "api/routes/route_table.h"
+#include "api/routes/vm_json_cache.h"
 #include "common/uuid.h"
 
 namespace flotilla::api::routes {
@@ -29,12 +32,13 @@ ApiResponse vm_response(int status, const storage::VmRecord& vm) {
   return r;
 }
 
-ApiResult<ApiResponse> list_vms(RequestContext& ctx) {
+ApiResult<ApiResponse> list_vms(VmJsonCache& cache, RequestContext& ctx) {
   auto vms = ctx.deps.store->list_vms();
   if (!vms) return fail(from_store(vms.error()));
-  nlohmann::json items = nlohmann::json::array();
-  for (const auto& vm : *vms) items.push_back(vm_to_json(vm));
-  return json_response(200, {{"items", std::move(items)}});
+  ApiResponse r;
+  r.status = 200;
+  r.body = cache.list_body(*vms);
+  return r;
 }
 
 ApiResult<ApiResponse> create_vm(RequestContext& ctx) {
@@ -91,7 +95,10 @@ ApiResult<ApiResponse> delete_vm(RequestContext& ctx) {
 }  // namespace
 
 void add_vm_routes(RouteTable& t) {
-  t.push_back({{"GET", "/v1/vms", RouteClass::read}, "", false, list_vms});
+  auto cache = std::make_shared<VmJsonCache>();
+  t.push_back({{"GET", "/v1/vms", RouteClass::read}, "", false, [cache](RequestContext& ctx) {
+                 return list_vms(*cache, ctx);
+               }});
   t.push_back({{"POST", "/v1/vms", RouteClass::manage}, "vm.create", true, create_vm});
   t.push_back({{"GET", "/v1/vms/{id}", RouteClass::read}, "", false, get_vm});
   t.push_back({{"PATCH", "/v1/vms/{id}", RouteClass::manage}, "vm.update", true, update_vm});

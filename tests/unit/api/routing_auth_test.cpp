@@ -159,7 +159,13 @@ TEST_F(ApiTest, VmLifecycleAndConflicts) {
   r = api_->handle(patch);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(nlohmann::json::parse(r.body)["generation"], 2);
+  // The list (served from the per-VM JSON cache) follows every change.
+  auto listed = nlohmann::json::parse(call("GET", "/v1/vms", admin).body);
+  EXPECT_EQ(listed["items"][0]["vcpus"], 2);
+  EXPECT_EQ(listed["items"][0], nlohmann::json::parse(call("GET", "/v1/vms/a", admin).body));
   ASSERT_TRUE(store_->set_vm_state(id, storage::VmState::starting).ok());
+  listed = nlohmann::json::parse(call("GET", "/v1/vms", admin).body);
+  EXPECT_EQ(listed["items"][0]["state"], "starting");
   EXPECT_EQ(call("DELETE", "/v1/vms/a", admin).status, 409);
   EXPECT_EQ(code(call("PATCH", "/v1/vms/a", admin, R"({"vcpus":3})")), "invalid_state");
   ASSERT_TRUE(store_->set_vm_state(id, storage::VmState::crashed).ok());
