@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/api_types.h"
+#include "api/vm_control.h"
 #include "storage/model.h"
 
 namespace flotilla::storage {
@@ -62,6 +63,7 @@ struct ApiDeps {
   storage::StateStore* store = nullptr;  // not owned; outlives the Api
   std::function<HostInfo()> host_info;   // called per GET /v1/host
   std::function<int64_t()> now_ms;       // injected clock (unix ms); default: system clock
+  VmControl* vms = nullptr;  // not owned; null: lifecycle, console and stats routes answer 503
 };
 
 class Metrics;

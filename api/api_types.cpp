@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/vm_control.h"
+
 namespace flotilla::api {
 
 std::string_view to_string(ApiErrc c) {
@@ -99,6 +101,28 @@ ApiResponse error_response(const ApiError& e) {
   r.body =
       nlohmann::json{{"error", err}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
+}
+
+}  // namespace flotilla::api
+
+namespace flotilla::api {
+
+std::string_view to_string(VmAction a) {
+  switch (a) {
+    case VmAction::start:
+      return "start";
+    case VmAction::stop:
+      return "stop";
+    case VmAction::force_stop:
+      return "force-stop";
+    case VmAction::pause:
+      return "pause";
+    case VmAction::resume:
+      return "resume";
+    case VmAction::reboot:
+      return "reboot";
+  }
+  return "unknown";
 }
 
 }  // namespace flotilla::api

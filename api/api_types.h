@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -61,6 +62,14 @@ struct ApiRequest {
   bool has_header(std::string_view lower_name) const;
 };
 
+// A console WebSocket the router accepted (status 101): the transport completes the upgrade
+// with the original request and relays bytes between the socket and the monitor's console.
+struct ConsoleUpgrade {
+  std::string vm_id;
+  std::string control_socket;  // the monitor's control socket (vmm/README.md, "console")
+  bool may_write = false;      // false: read-only (helpdesk role, or ?mode=read)
+};
+
 struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -69,6 +78,7 @@ struct ApiResponse {
   std::string request_id;                                    // sent as X-Request-Id
   std::string route;   // the matched route pattern ("/v1/vms/{id}") or "unmatched"
   bool close = false;  // the transport closes the connection after sending
+  std::optional<ConsoleUpgrade> upgrade;  // set only with status 101
 };
 
 // The JSON error body of the contract, with status from http_status().

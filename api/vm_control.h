@@ -1,0 +1,48 @@
+// VmControl: what the API asks of whoever runs guests (the daemon's supervisor, daemon/).
+// The API validates, authenticates and audits; VmControl acts and answers with records or API
+// errors (409 invalid_state naming the current state, 422 for a definition that cannot start).
+// Implementations are thread-safe: the HTTP server calls them from its pool threads.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/api_types.h"
+#include "storage/model.h"
+
+namespace flotilla::api {
+
+enum class VmAction { start, stop, force_stop, pause, resume, reboot };
+std::string_view to_string(VmAction a);
+
+struct ActionOptions {
+  int stop_timeout_seconds = 30;  // graceful stop: how long the guest gets before a force stop
+};
+
+// What an action returns: an operation (HTTP 202) for work that takes time (start, stop,
+// force_stop, reboot), or the VM as it is now (HTTP 200: pause, resume).
+struct ActionOutcome {
+  std::optional<storage::OperationRecord> operation;
+  storage::VmRecord vm;
+};
+
+class VmControl {
+ public:
+  virtual ~VmControl() = default;
+  virtual ApiResult<ActionOutcome> act(const storage::VmRecord& vm, VmAction action,
+                                       const ActionOptions& options) = 0;
+  // The last `bytes` bytes of the guest's console output (at most 64 KiB): from the running
+  // monitor, else from the console log the last run left.
+  virtual ApiResult<std::string> console_tail(const storage::VmRecord& vm, size_t bytes) = 0;
+  // The monitor's counters (control socket "stats"), 409 invalid_state when no monitor runs.
+  virtual ApiResult<nlohmann::json> stats(const storage::VmRecord& vm) = 0;
+  // The running monitor's control socket (for the console WebSocket), 409 when not running.
+  virtual ApiResult<std::string> control_socket(const storage::VmRecord& vm) = 0;
+  // Prometheus text (HELP/TYPE + samples) for every running VM's monitor counters.
+  virtual std::string metrics_text() = 0;
+};
+
+}  // namespace flotilla::api
