@@ -1,7 +1,9 @@
 // JSON views of the store's records, and the response helpers the route files share.
 #include <ctime>
 
+#include "api/request_parsing.h"
 #include "api/routes/route_table.h"
+#include "common/uuid.h"
 
 namespace flotilla::api::routes {
 
@@ -118,6 +120,22 @@ json token_to_json(const storage::TokenRecord& t) {
               {"created_at", rfc3339(t.created_at)},
               {"expires_at", t.expires_at == 0 ? json(nullptr) : json(rfc3339(t.expires_at))},
               {"revoked", t.revoked}};
+}
+
+ApiResult<storage::VmRecord> resolve_vm(RequestContext& ctx, const std::string& id_or_name) {
+  auto& store = *ctx.deps.store;
+  auto vm = is_uuid(id_or_name) ? store.get_vm(id_or_name)
+            : is_valid_name(id_or_name)
+                ? store.get_vm_by_name(id_or_name)
+                : storage::StoreResult<storage::VmRecord>(
+                      fail(storage::StoreError{storage::StoreErrc::not_found, ""}));
+  if (!vm) {
+    if (vm.error().code == storage::StoreErrc::not_found) {
+      return fail(api_error(ApiErrc::not_found, "no VM with id or name '" + id_or_name + "'"));
+    }
+    return fail(from_store(vm.error()));
+  }
+  return std::move(vm).value();
 }
 
 }  // namespace flotilla::api::routes

@@ -52,5 +52,7 @@ std::string rfc3339(int64_t unix_ms);
 nlohmann::json vm_to_json(const storage::VmRecord& vm);
 nlohmann::json operation_to_json(const storage::OperationRecord& op);
 nlohmann::json token_to_json(const storage::TokenRecord& t);
+// The VM a path parameter names (a UUID or a name), 404 when there is none.
+ApiResult<storage::VmRecord> resolve_vm(RequestContext& ctx, const std::string& id_or_name);
 
 }  // namespace flotilla::api::routes

@@ -10,22 +10,6 @@ namespace flotilla::api::routes {
 
 namespace {
 
-ApiResult<storage::VmRecord> resolve_vm(RequestContext& ctx, const std::string& id_or_name) {
-  auto& store = *ctx.deps.store;
-  auto vm = is_uuid(id_or_name) ? store.get_vm(id_or_name)
-            : is_valid_name(id_or_name)
-                ? store.get_vm_by_name(id_or_name)
-                : storage::StoreResult<storage::VmRecord>(
-                      fail(storage::StoreError{storage::StoreErrc::not_found, ""}));
-  if (!vm) {
-    if (vm.error().code == storage::StoreErrc::not_found) {
-      return fail(api_error(ApiErrc::not_found, "no VM with id or name '" + id_or_name + "'"));
-    }
-    return fail(from_store(vm.error()));
-  }
-  return std::move(vm).value();
-}
-
 ApiResponse vm_response(int status, const storage::VmRecord& vm) {
   ApiResponse r = json_response(status, vm_to_json(vm));
   r.headers.emplace_back("ETag", "\"" + std::to_string(vm.generation) + "\"");
