@@ -67,7 +67,8 @@ struct VmRecord {
   VmSpec spec;
   VmState desired = VmState::stopped;
   VmState actual = VmState::stopped;
-  int64_t created_at = 0;  // unix milliseconds
+  std::string state_reason;  // why the VM is in `actual` (a crash's exit and console), or ""
+  int64_t created_at = 0;    // unix milliseconds
   int64_t updated_at = 0;
   uint64_t generation = 1;  // bumped by every update (optimistic concurrency, ETag)
 };

@@ -62,6 +62,9 @@ class StateStore {
   // Moves actual state; refused with invalid_state unless valid_transition(actual, to).
   // State moves change updated_at but not generation (that counts spec changes only).
   virtual StoreResult<VmRecord> set_vm_state(const std::string& id, VmState to) = 0;
+  // The same, recording why (the VM's state_reason; "" clears it).
+  virtual StoreResult<VmRecord> record_vm_state(const std::string& id, VmState to,
+                                                const std::string& reason) = 0;
   virtual StoreResult<VmRecord> set_vm_desired_state(const std::string& id, VmState to) = 0;
   // Refused with invalid_state unless stopped or crashed.
   virtual StoreResult<void> delete_vm(const std::string& id) = 0;

@@ -96,6 +96,7 @@ json vm_to_json(const storage::VmRecord& vm) {
       {"restart", restart(s.restart)},
       {"desired_state", storage::to_string(vm.desired)},
       {"state", storage::to_string(vm.actual)},
+      {"state_reason", vm.state_reason},
       {"created_at", rfc3339(vm.created_at)},
       {"updated_at", rfc3339(vm.updated_at)},
       {"generation", vm.generation},

@@ -139,6 +139,11 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE INDEX operations_by_target ON operations (target);
 )sql";
 
+// Migration 4: why a VM is in its state (a crash's exit status and last console lines).
+constexpr const char* kV4Sql = R"sql(
+ALTER TABLE vms ADD COLUMN state_reason TEXT NOT NULL DEFAULT '';
+)sql";
+
 StoreResult<void> migrate_v1(SqliteDb& db, const StoreOptions& /*options*/) {
   return db.exec(kV1Sql);
 }
@@ -155,16 +160,21 @@ StoreResult<void> migrate_v3(SqliteDb& db, const StoreOptions& /*options*/) {
   return db.exec(kV3Sql);
 }
 
+StoreResult<void> migrate_v4(SqliteDb& db, const StoreOptions& /*options*/) {
+  return db.exec(kV4Sql);
+}
+
 struct Migration {
   int version;
   const char* what;
   StoreResult<void> (*apply)(SqliteDb&, const StoreOptions&);
 };
 
-constexpr std::array<Migration, 3> kMigrations{{
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "vms, tokens, audit_log, operations", migrate_v1},
     {2, "host column, per-host names, policies, vm_disks and vm_nics", migrate_v2},
     {3, "append-only audit_log", migrate_v3},
+    {4, "vms.state_reason", migrate_v4},
 }};
 
 StoreError corrupt(std::string message) {

@@ -24,6 +24,8 @@ class SqliteStateStore final : public StateStore {
   StoreResult<VmRecord> update_vm(const std::string& id, const VmSpec& spec,
                                   std::optional<uint64_t> expected_generation) override;
   StoreResult<VmRecord> set_vm_state(const std::string& id, VmState to) override;
+  StoreResult<VmRecord> record_vm_state(const std::string& id, VmState to,
+                                        const std::string& reason) override;
   StoreResult<VmRecord> set_vm_desired_state(const std::string& id, VmState to) override;
   StoreResult<void> delete_vm(const std::string& id) override;
 
@@ -49,7 +51,8 @@ class SqliteStateStore final : public StateStore {
   // Helpers below expect mu_ held (and, for writers, a write Txn open).
   StoreResult<VmRecord> load_vm(const std::string& id);
   StoreResult<VmRecord> load_vm_by_name(const std::string& name);
-  StoreResult<VmRecord> write_vm_state(const std::string& id, const char* column, VmState to);
+  StoreResult<VmRecord> write_vm_state(const std::string& id, const char* column, VmState to,
+                                       const std::string* reason = nullptr);
   StoreResult<VmRecord> apply_vm_update(const VmRecord& current, const VmSpec& spec);
   StoreResult<TokenRecord> load_token(const char* sql, const std::string& key);
   StoreResult<OperationRecord> load_operation(const std::string& id);

@@ -150,18 +150,24 @@ StoreResult<VmRecord> SqliteStateStore::update_vm(const std::string& id, const V
 
 // column is one of two fixed names, never input.
 StoreResult<VmRecord> SqliteStateStore::write_vm_state(const std::string& id, const char* column,
-                                                       VmState to) {
+                                                       VmState to, const std::string* reason) {
   {
-    auto q =
-        db_.query(std::string("UPDATE vms SET ") + column + " = ?2, updated_at = ?3 WHERE id = ?1");
+    auto q = db_.query(std::string("UPDATE vms SET ") + column + " = ?2, updated_at = ?3" +
+                       (reason ? ", state_reason = ?4" : "") + " WHERE id = ?1");
     if (!q) return fail(q.error());
     q->bind_text(1, id).bind_text(2, to_string(to)).bind_int(3, now_ms());
+    if (reason) q->bind_text(4, *reason);
     if (auto r = q->run(); !r) return fail(r.error());
   }
   return load_vm(id);
 }
 
 StoreResult<VmRecord> SqliteStateStore::set_vm_state(const std::string& id, VmState to) {
+  return record_vm_state(id, to, "");
+}
+
+StoreResult<VmRecord> SqliteStateStore::record_vm_state(const std::string& id, VmState to,
+                                                        const std::string& reason) {
   std::lock_guard lock(mu_);
   auto txn = Txn::begin(db_, Txn::Mode::write);
   if (!txn) return fail(txn.error());
@@ -173,7 +179,7 @@ StoreResult<VmRecord> SqliteStateStore::set_vm_state(const std::string& id, VmSt
                                                          std::string(to_string(current->actual)) +
                                                          " to " + std::string(to_string(to))});
   }
-  auto updated = write_vm_state(id, "actual_state", to);
+  auto updated = write_vm_state(id, "actual_state", to, &reason);
   if (!updated) return updated;
   if (auto r = txn->commit(); !r) return fail(r.error());
   return updated;

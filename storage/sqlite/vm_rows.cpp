@@ -65,7 +65,7 @@ StoreResult<void> read_vm_enums(const Query& q, VmRecord& r) {
 const char* const kVmColumns =
     "SELECT id, host, name, vcpus, memory_mib, kernel, initrd, cmdline, cpu_mode, cpu_weight, "
     "cpu_cap_percent, cpu_dedicated_cores, memory_mode, restart_policy, desired_state, "
-    "actual_state, created_at, updated_at, generation ";
+    "actual_state, created_at, updated_at, generation, state_reason ";
 
 const char* const kInsertVmSql =
     "INSERT INTO vms (id, host, name, vcpus, memory_mib, kernel, initrd, cmdline, cpu_mode, "
@@ -98,6 +98,7 @@ StoreResult<VmRecord> read_vm_row(const Query& q) {
   r.created_at = q.column_int(16);
   r.updated_at = q.column_int(17);
   r.generation = static_cast<uint64_t>(q.column_int(18));
+  r.state_reason = q.column_text(19);
   return r;
 }
 

@@ -205,6 +205,23 @@ TEST_F(VmStoreTest, StateMovesFollowTheLifecycle) {
   EXPECT_EQ(read->generation, 1u);  // state moves are not spec changes
 }
 
+TEST_F(VmStoreTest, StateReasonIsRecordedWithTheMoveAndClearedByTheNext) {
+  auto vm = store_->create_vm(sample_spec("web-1"));
+  ASSERT_TRUE(vm.ok());
+  start(vm->id);
+  auto crashed = store_->record_vm_state(vm->id, VmState::crashed, "killed by signal 9 (KILL)");
+  ASSERT_TRUE(crashed.ok()) << crashed.error().message;
+  EXPECT_EQ(crashed->state_reason, "killed by signal 9 (KILL)");
+  EXPECT_EQ(store_->get_vm(vm->id)->state_reason, "killed by signal 9 (KILL)");
+  EXPECT_EQ(store_->list_vms()->at(0).state_reason, "killed by signal 9 (KILL)");
+  auto refused = store_->record_vm_state(vm->id, VmState::paused, "no");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(store_->get_vm(vm->id)->state_reason, "killed by signal 9 (KILL)");
+  auto restarted = store_->set_vm_state(vm->id, VmState::starting);
+  ASSERT_TRUE(restarted.ok());
+  EXPECT_EQ(restarted->state_reason, "");
+}
+
 TEST_F(VmStoreTest, DesiredStateIsStoredApartFromActual) {
   auto vm = store_->create_vm(sample_spec("web-1"));
   ASSERT_TRUE(vm.ok());
