@@ -109,8 +109,9 @@ int Monitor::run() {
     }
     machine->reset();
     spdlog::info("guest ended: {}", end.detail);
+    const bool forced = reboot_requested_.exchange(false);  // a control `reboot` always reboots
     const bool reboot = end.kind == MachineEnd::Kind::kReset &&
-                        config_.on_reset == OnReset::kReboot && !stop_requested_;
+                        (config_.on_reset == OnReset::kReboot || forced) && !stop_requested_;
     if (!reboot) {
       if (end.kind == MachineEnd::Kind::kCrash) spdlog::error("guest crashed: {}", end.detail);
       return exit_status(end);

@@ -61,6 +61,7 @@ class Monitor {
   std::mutex machine_mu_;       // held while a control command uses machine_
   Machine* machine_ = nullptr;  // GUARDED_BY(machine_mu_): the running boot, if any
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> reboot_requested_{false};  // control `reboot`: reset whatever on_reset says
   std::atomic<uint64_t> reboots_{0};
 };
 

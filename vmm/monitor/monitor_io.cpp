@@ -100,6 +100,12 @@ nlohmann::json Monitor::handle_control(const nlohmann::json& req) {
     if (!machine_->resume(deadline)) return {{"ok", false}, {"error", "resume timed out"}};
     return {{"ok", true}, {"state", "running"}};
   }
+  if (cmd == "reboot") {
+    // Like an i8042 reset: this boot ends, run() builds a new Machine (paused or not).
+    reboot_requested_ = true;
+    machine_->request_end({MachineEnd::Kind::kReset, 0, "control socket reboot"});
+    return {{"ok", true}};
+  }
   if (cmd == "stats") {
     nlohmann::json stats = machine_->stats();
     stats["reboots"] = reboots_.load();
