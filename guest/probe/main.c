@@ -5,6 +5,7 @@
 #include "hw/apic.h"
 #include "hw/boot_info.h"
 #include "hw/clock.h"
+#include "hw/kbd.h"
 #include "hw/uart.h"
 #include "shell/shell.h"
 
@@ -24,5 +25,6 @@ void probe_main(uint64_t start_info_paddr) {
     ioapic_route(4, VEC_COM1, lapic_id());
     uart_enable_rx_irq();
   }
+  kbd_init();
   shell_run();
 }

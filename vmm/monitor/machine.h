@@ -55,6 +55,8 @@ class Machine {
   bool pause(Clock::time_point deadline);
   bool resume(Clock::time_point deadline);
   bool paused() const;
+  // Queues Ctrl-Alt-Del in the i8042 keyboard buffer (IRQ 1); false when it is full.
+  bool send_ctrl_alt_del();
   nlohmann::json stats() const;
   std::vector<VcpuState> vcpu_states() const;
 

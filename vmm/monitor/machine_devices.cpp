@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+
 #include "vmm/devices/virtio/rng/rng.h"
 #include "vmm/monitor/machine.h"
 
@@ -26,9 +28,12 @@ VmmResult<void> Machine::create_devices() {
   Console* console = &console_;
   d.serial = std::make_shared<Serial>(
       *d.com1_irq, [console](std::span<const uint8_t> bytes) { console->output(bytes); });
-  d.i8042 = std::make_shared<I8042>([this] {
-    request_end(MachineEnd{MachineEnd::Kind::kReset, 0, "i8042 reset (0xFE)"});
-  });
+  d.kbd_irq = std::make_unique<KvmIrqLine>(vm_, I8042::kKeyboardIrq);
+  d.i8042 = std::make_shared<I8042>(
+      [this] {
+        request_end(MachineEnd{MachineEnd::Kind::kReset, 0, "i8042 reset (0xFE)"});
+      },
+      d.kbd_irq.get());
   d.rtc = std::make_shared<Rtc>();
   const uint64_t ram = memory_.size();
   d.rtc->set_memory_sizes(std::min(ram, layout::kLowRamMax),
@@ -76,6 +81,16 @@ VmmResult<void> Machine::add_virtio(std::shared_ptr<virtio::VirtioDevice> device
   if (auto r = insert(d.mmio, base, layout::kVirtioSlotSize, *transport, name); !r) return r;
   d.transports.push_back(std::move(*transport));
   return {};
+}
+
+namespace {
+// Ctrl-Alt-Del as the guest reads it through the i8042's translation (scancode set 1): make
+// Ctrl, Alt, Delete, then the breaks in reverse order (Firecracker's SendCtrlAltDel).
+constexpr std::array<uint8_t, 6> kCtrlAltDel = {0x1d, 0x38, 0x53, 0xd3, 0xb8, 0x9d};
+}  // namespace
+
+bool Machine::send_ctrl_alt_del() {
+  return devices_ && devices_->i8042->inject_keys(kCtrlAltDel);
 }
 
 }  // namespace flotilla::vmm

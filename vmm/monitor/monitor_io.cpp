@@ -106,6 +106,14 @@ nlohmann::json Monitor::handle_control(const nlohmann::json& req) {
     machine_->request_end({MachineEnd::Kind::kReset, 0, "control socket reboot"});
     return {{"ok", true}};
   }
+  if (cmd == "ctrl_alt_del") {
+    // The graceful shutdown request: the guest decides what to do (the probe powers off).
+    if (!machine_->send_ctrl_alt_del()) {
+      return {{"ok", false},
+              {"error", "the i8042 keyboard buffer is full (the guest is not reading it)"}};
+    }
+    return {{"ok", true}};
+  }
   if (cmd == "stats") {
     nlohmann::json stats = machine_->stats();
     stats["reboots"] = reboots_.load();

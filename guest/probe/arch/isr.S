@@ -2,7 +2,8 @@
  * Ring-0 interrupt paths (the whole ring-0 surface after the prologue; README lists it):
  *   exception stubs -> fault_report (prints, halts; never returns)
  *   timer  (0x20): tick_count++, LAPIC EOI, iretq
- *   eoi    (0x21.., COM1 and strays): LAPIC EOI, iretq
+ *   kbd    (0x22, i8042 keyboard): kbd_irq_count++, LAPIC EOI, iretq
+ *   eoi    (0x21, 0x23.., COM1 and strays): LAPIC EOI, iretq
  *   idle   (int3 = #BP, DPL 3): sti; hlt; iretq -- returns after the next interrupt;
  *          with %eax = IDLE_RESET_MAGIC: load an empty IDT and ud2 -> triple fault
  *   spurious (0xff): iretq
@@ -31,7 +32,10 @@ exc_common:
         andq $-16, %rsp
         call fault_report
 
-        .globl isr_timer, isr_eoi, isr_idle, isr_spurious
+        .globl isr_timer, isr_kbd, isr_eoi, isr_idle, isr_spurious
+isr_kbd:
+        lock incq kbd_irq_count(%rip)
+        jmp isr_eoi
 isr_timer:
         lock incq tick_count(%rip)
 isr_eoi:
@@ -55,6 +59,9 @@ isr_idle:
         .balign 8
         .globl tick_count
 tick_count:
+        .skip 8
+        .globl kbd_irq_count
+kbd_irq_count:
         .skip 8
 
         .section .note.GNU-stack, "", @progbits

@@ -60,7 +60,7 @@ null_idtr:
         .quad 0
 
 /* IDT: 0..31 exception stubs (isr.S, 16 bytes apart in one 512-byte block) except #BP, the
- * ring-3 "idle" call; the timer; COM1; the spurious vector; every other vector EOIs and
+ * ring-3 "idle" call; the timer; COM1; the keyboard; the spurious vector; every other vector EOIs and
  * returns. Ring 3 enters ring 0 through int3 rather than `int $n`: PVM hosts do not deliver
  * software interrupts from ring 3 (they raise #UD), but they do deliver #BP. */
         .balign 16
@@ -75,7 +75,9 @@ idt:
         .set vec, vec + 1
         .endr
         .quad gate_timer, 0             /* 0x20 */
-        .rept VEC_SPURIOUS - 0x21       /* 0x21 (COM1) .. 0xfe */
+        .quad gate_eoi, 0               /* 0x21 COM1 */
+        .quad gate_kbd, 0               /* 0x22 i8042 keyboard */
+        .rept VEC_SPURIOUS - 0x23       /* 0x23 .. 0xfe */
         .quad gate_eoi, 0
         .endr
         .quad gate_spurious, 0          /* 0xff */

@@ -2,13 +2,19 @@
 // over the serial console: the probe's drivers against QEMU's devices, and the shell contract
 // of team/VMM.md.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "tests/support/guest_console.h"
 
 namespace flotilla::test {
@@ -50,10 +56,12 @@ std::vector<std::string> qemu_argv(int cpus) {
 class ProbeQemuTest : public ::testing::Test {
  protected:
   // Starts QEMU and waits for the boot marker; fails the test with QEMU's stderr if not.
-  void boot(int cpus = 1) {
+  void boot(int cpus = 1, const std::vector<std::string>& extra = {}) {
     ASSERT_EQ(access(FLOTILLA_PROBE_ELF, R_OK), 0) << "probe image missing: " << FLOTILLA_PROBE_ELF;
     ASSERT_EQ(access("/dev/kvm", R_OK | W_OK), 0) << "/dev/kvm is not usable";
-    auto c = GuestConsole::spawn(qemu_argv(cpus));
+    std::vector<std::string> argv = qemu_argv(cpus);
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto c = GuestConsole::spawn(argv);
     ASSERT_TRUE(c) << c.error().message;
     console_ = std::move(c.value());
     ASSERT_TRUE(console_->wait_for(std::regex("flotilla-probe ready\r?\n"), kBootTimeout))
@@ -205,6 +213,58 @@ TEST_F(ProbeQemuTest, RebootWithNoRebootExitsQemu) {
   ASSERT_TRUE(st) << "QEMU still running after reboot with -no-reboot";
   EXPECT_TRUE(st->exited);
   EXPECT_EQ(st->code, 0);
+}
+
+// QEMU's human monitor on a Unix socket: connect (QEMU may still be starting) and send one line.
+bool qemu_monitor_command(const std::string& path, const std::string& line) {
+  const auto deadline = ConsoleClock::now() + 10s;
+  while (ConsoleClock::now() < deadline) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      std::this_thread::sleep_for(20ms);
+      continue;
+    }
+    const std::string l = line + "\n";
+    if (::send(fd.get(), l.data(), l.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(l.size())) {
+      return false;
+    }
+    // Keep the connection until QEMU has read the line: it answers with its next prompt.
+    std::string got;
+    char buf[512];
+    while (got.find(line) == std::string::npos && ConsoleClock::now() < deadline) {
+      pollfd p{fd.get(), POLLIN, 100};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+  return false;
+}
+
+// microvm has no i8042 of its own; `-device i8042` puts QEMU's on its ISA bus (IRQ 1). QEMU's
+// `sendkey ctrl-alt-delete` reaches the probe the way flotilla-vmm's ctrl_alt_del does.
+TEST_F(ProbeQemuTest, CtrlAltDelFromQemusMonitorPowersOff) {
+  char tmpl[] = "/tmp/probe-qemu-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string mon = dir + "/monitor.sock";
+  boot(1, {"-device", "i8042", "-monitor", "unix:" + mon + ",server=on,wait=off"});
+  run_ok("echo keyboard", "keyboard");  // the shell is idle in its input loop
+  const bool sent = qemu_monitor_command(mon, "sendkey ctrl-alt-delete");
+  ::unlink(mon.c_str());
+  ::rmdir(dir.c_str());
+  ASSERT_TRUE(sent) << "cannot reach QEMU's monitor at " << mon;
+  ASSERT_TRUE(console_->wait_for(std::regex("ctrl-alt-del: powering off\r\n"), kCommandTimeout))
+      << console_->output();
+  auto st = console_->wait_exit(10s);
+  ASSERT_TRUE(st) << "QEMU still running after ctrl-alt-del";
+  EXPECT_TRUE(st->exited);
+  EXPECT_EQ(st->code, 1) << "isa-debug-exit turns a 0 write into exit status 1";
 }
 
 }  // namespace

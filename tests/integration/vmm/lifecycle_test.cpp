@@ -89,5 +89,53 @@ TEST(VmmLifecycle, ControlRebootRebootsEvenWithTheExitResetPolicy) {
   EXPECT_EQ(ex->code, 0);
 }
 
+TEST(VmmLifecycle, CtrlAltDelMakesTheProbePowerOff) {
+  TempDir dir;
+  const std::string sock = dir.file("ctl.sock");
+  auto c = start_vmm({"--vcpus", "2", "--control-socket", sock});
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(wait_ready(*c)) << c->output();
+  ASSERT_TRUE(c->run_command("echo idle", 10s)) << c->output();  // the shell waits for input
+  auto ctl = ControlClient::connect(sock);
+  ASSERT_TRUE(ctl);
+  auto r = ctl->request({{"cmd", "ctrl_alt_del"}});
+  ASSERT_TRUE(r) << "no reply to ctrl_alt_del";
+  EXPECT_EQ(*r, (nlohmann::json{{"ok", true}}));
+  EXPECT_TRUE(c->wait_for(std::regex("ctrl-alt-del: powering off\r\n"), 10s)) << c->output();
+  auto ex = c->wait_exit(20s);
+  ASSERT_TRUE(ex) << "monitor still running after ctrl-alt-del";
+  EXPECT_TRUE(ex->exited);
+  EXPECT_EQ(ex->code, 0) << c->stderr_output();
+}
+
+TEST(VmmLifecycle, CtrlAltDelQueueIsBoundedAndWaitsForAPausedGuest) {
+  TempDir dir;
+  const std::string sock = dir.file("ctl.sock");
+  auto c = start_vmm({"--control-socket", sock});
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(wait_ready(*c)) << c->output();
+  ASSERT_TRUE(c->run_command("echo idle", 10s)) << c->output();
+  auto ctl = ControlClient::connect(sock);
+  ASSERT_TRUE(ctl);
+  auto paused = ctl->request({{"cmd", "pause"}});
+  ASSERT_TRUE(paused && (*paused)["ok"] == true);
+  // 16 bytes of buffer hold two 6-byte sequences; the third is refused, nothing blocks.
+  for (int i = 0; i < 2; ++i) {
+    auto r = ctl->request({{"cmd", "ctrl_alt_del"}});
+    ASSERT_TRUE(r && (*r)["ok"] == true) << i << ": " << (r ? r->dump() : "no reply");
+  }
+  auto full = ctl->request({{"cmd", "ctrl_alt_del"}});
+  ASSERT_TRUE(full);
+  EXPECT_EQ((*full)["ok"], false) << full->dump();
+  EXPECT_NE((*full)["error"].get<std::string>().find("full"), std::string::npos);
+  EXPECT_FALSE(c->wait_for(std::regex("ctrl-alt-del"), 500ms)) << "a paused guest acted";
+  auto resumed = ctl->request({{"cmd", "resume"}});
+  ASSERT_TRUE(resumed && (*resumed)["ok"] == true);
+  EXPECT_TRUE(c->wait_for(std::regex("ctrl-alt-del: powering off\r\n"), 10s)) << c->output();
+  auto ex = c->wait_exit(20s);
+  ASSERT_TRUE(ex && ex->exited);
+  EXPECT_EQ(ex->code, 0);
+}
+
 }  // namespace
 }  // namespace flotilla::vmm::test

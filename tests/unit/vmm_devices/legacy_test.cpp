@@ -184,6 +184,32 @@ TEST(I8042, HostileGuestCannotGrowOrBreakIt) {
   EXPECT_EQ(kbd.bad_accesses(), 3u);
 }
 
+TEST(I8042, InjectedKeysQueueBoundedAndInterruptPerByte) {
+  testing::RecordingLine irq;
+  I8042 kbd([] {}, &irq);
+  const uint8_t cad[] = {0x1d, 0x38, 0x53, 0xd3, 0xb8, 0x9d};
+  outb(kbd, 4, 0x60);  // command byte without the keyboard interrupt
+  outb(kbd, 0, 0x60);
+  ASSERT_TRUE(kbd.inject_keys(cad));
+  EXPECT_EQ(irq.triggers(), 0u) << "interrupt raised although the guest disabled it";
+  for (uint8_t want : cad) {
+    ASSERT_EQ(inb(kbd, 4) & 0x21, 0x01);  // output full, keyboard (not aux) data
+    EXPECT_EQ(inb(kbd, 0), want);
+  }
+  EXPECT_EQ(inb(kbd, 4) & 0x01, 0x00);
+
+  outb(kbd, 4, 0x60);  // keyboard interrupt on
+  outb(kbd, 0, 0x61);
+  ASSERT_TRUE(kbd.inject_keys(cad));
+  EXPECT_EQ(irq.triggers(), 1u);
+  ASSERT_TRUE(kbd.inject_keys(cad));   // 12 of 16 bytes queued
+  EXPECT_FALSE(kbd.inject_keys(cad));  // no room for all six: nothing queued
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(inb(kbd, 0), cad[i % 6]) << i;
+  EXPECT_EQ(inb(kbd, 4) & 0x01, 0x00);
+  // One interrupt per injection, then one per byte moving into the output register.
+  EXPECT_EQ(irq.triggers(), 2u + 11u);
+}
+
 // ---- exit device ----
 TEST(ExitDevice, AnyByteWritePowersOffWithTheValue) {
   std::atomic<int> last{-1};

@@ -6,7 +6,6 @@
 namespace flotilla::vmm {
 
 namespace {
-constexpr size_t kMaxOutput = 16;
 // Status register bits.
 constexpr uint8_t kStatusOutputFull = 0x01;
 constexpr uint8_t kStatusSystemFlag = 0x04;
@@ -27,22 +26,41 @@ I8042::I8042(std::function<void()> on_reset, InterruptLine* keyboard_irq)
     : on_reset_(std::move(on_reset)), keyboard_irq_(keyboard_irq) {}
 
 void I8042::read(uint64_t offset, std::span<uint8_t> data) {
-  std::lock_guard lock(mutex_);
-  std::fill(data.begin(), data.end(), 0xff);
-  if (data.size() != 1 || (offset != 0 && offset != 4)) {
-    ++bad_accesses_;
-    return;
+  bool irq = false;
+  {
+    std::lock_guard lock(mutex_);
+    std::fill(data.begin(), data.end(), 0xff);
+    if (data.size() != 1 || (offset != 0 && offset != 4)) {
+      ++bad_accesses_;
+      return;
+    }
+    if (offset == 4) {
+      data[0] = status();
+      return;
+    }
+    if (output_.empty()) {
+      data[0] = 0;  // an empty buffer reads as the last value on real parts; 0 is fine
+      return;
+    }
+    data[0] = output_.front().first;
+    output_.pop_front();
+    // The next keyboard byte moves into the output register: interrupt again, as the real
+    // part does per byte (a guest that reads one byte per interrupt still sees them all).
+    irq = !output_.empty() && !output_.front().second && (command_byte_ & kCtrKbdInterrupt) != 0;
   }
-  if (offset == 4) {
-    data[0] = status();
-    return;
+  if (irq && keyboard_irq_ != nullptr) keyboard_irq_->trigger();
+}
+
+bool I8042::inject_keys(std::span<const uint8_t> scancodes) {
+  bool irq = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (output_.size() + scancodes.size() > kMaxOutput) return false;
+    for (uint8_t b : scancodes) push_output(b, false);
+    irq = std::exchange(raise_irq_, false);
   }
-  if (output_.empty()) {
-    data[0] = 0;  // an empty buffer reads as the last value on real parts; 0 is fine
-    return;
-  }
-  data[0] = output_.front().first;
-  output_.pop_front();
+  if (irq && keyboard_irq_ != nullptr) keyboard_irq_->trigger();
+  return true;
 }
 
 void I8042::write(uint64_t offset, std::span<const uint8_t> data) {

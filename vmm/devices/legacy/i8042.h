@@ -42,6 +42,13 @@ class I8042 : public BusDevice {
   void read(uint64_t offset, std::span<uint8_t> data) override;
   void write(uint64_t offset, std::span<const uint8_t> data) override;
 
+  // Host keyboard input (Ctrl-Alt-Del from the control socket): queues `scancodes` as
+  // keyboard bytes, as the guest reads them through translation (set 1), and raises the
+  // keyboard interrupt if the guest enabled it (command byte bit 0). All or nothing: false,
+  // nothing queued, when the bounded output buffer (kMaxOutput) has no room for them all.
+  bool inject_keys(std::span<const uint8_t> scancodes);
+  static constexpr size_t kMaxOutput = 16;
+
   uint64_t resets_requested() const;
   uint64_t bad_accesses() const;
   I8042State state() const;
