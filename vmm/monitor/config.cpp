@@ -41,6 +41,8 @@ VmmResult<void> apply_key(const std::string& key, const nlohmann::json& v, VmCon
     c.control_socket = v.get<std::string>();
   } else if (key == "console_log") {
     c.console_log = v.get<std::string>();
+  } else if (key == "exit_file") {
+    c.exit_file = v.get<std::string>();
   } else if (key == "on_reset") {
     auto r = parse_on_reset(v.get<std::string>());
     if (!r) return fail(r.error());
@@ -84,6 +86,7 @@ VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* cons
   app.add_option("--cmdline", flags.cmdline, "kernel command line");
   app.add_option("--control-socket", flags.control_socket, "Unix control socket path");
   app.add_option("--console-log", flags.console_log, "append console output to this file");
+  app.add_option("--exit-file", flags.exit_file, "write the exit record (JSON) here on exit");
   app.add_option("--on-reset", on_reset, "reboot|exit");
   app.add_flag("--rng", flags.rng, "add a virtio-rng device");
   try {
@@ -108,6 +111,7 @@ VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* cons
   if (app.count("--cmdline")) c.cmdline = flags.cmdline;
   if (app.count("--control-socket")) c.control_socket = flags.control_socket;
   if (app.count("--console-log")) c.console_log = flags.console_log;
+  if (app.count("--exit-file")) c.exit_file = flags.exit_file;
   if (app.count("--rng")) c.rng = flags.rng;
   if (!on_reset.empty()) {
     auto r = parse_on_reset(on_reset);

@@ -21,6 +21,7 @@ struct VmConfig {
   std::string cmdline;
   std::string control_socket;  // "" = none
   std::string console_log;     // "" = none
+  std::string exit_file;       // "" = none: the exit record (exit_record.h)
   OnReset on_reset = OnReset::kReboot;
   bool rng = false;  // virtio-rng in slot 0
 };

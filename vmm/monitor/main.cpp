@@ -1,8 +1,10 @@
 // flotilla-vmm: one guest per process (team/VMM.md "Monitor process"). Exit status: 0 guest
 // power-off / stop / reset with on_reset=exit (or the exit device's value), 1 host or guest
-// failure, 2 invalid definition (refused before any VM exists).
+// failure, 2 invalid definition (refused before any VM exists). With an exit file every one
+// of those ends also leaves the exit record (vmm/monitor/exit_record.h).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -10,6 +12,7 @@
 #include "vmm/kvm/kvm.h"
 #include "vmm/memory/layout.h"
 #include "vmm/monitor/config.h"
+#include "vmm/monitor/exit_record.h"
 #include "vmm/monitor/monitor.h"
 
 using namespace flotilla::vmm;
@@ -19,9 +22,19 @@ namespace {
 constexpr int kExitFailure = 1;
 constexpr int kExitInvalid = 2;
 
-int refuse(const std::string& message) {
+// Writes the exit record (if an exit file is configured) and returns its exit code.
+int finish(const std::string& exit_file, const ExitRecord& record) {
+  if (!exit_file.empty()) {
+    if (auto r = write_exit_record(exit_file, record); !r) {
+      std::fprintf(stderr, "flotilla-vmm: %s\n", r.error().message.c_str());
+    }
+  }
+  return record.exit_code;
+}
+
+int refuse(const std::string& exit_file, const std::string& message) {
   std::fprintf(stderr, "flotilla-vmm: %s\n", message.c_str());
-  return kExitInvalid;
+  return finish(exit_file, {kExitInvalid, ExitReason::kInvalidDefinition, message});
 }
 
 }  // namespace
@@ -31,27 +44,32 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("flotilla-vmm"));
   spdlog::set_pattern("flotilla-vmm: [%l] %v");
   auto parsed = parse_command_line(argc, argv);
-  if (!parsed) return refuse(parsed.error().message);
+  if (!parsed) return refuse(find_exit_file(argc, argv), parsed.error().message);
   if (!parsed->has_value()) return 0;  // --help
   VmConfig config = std::move(**parsed);
+  const std::string exit_file = config.exit_file;
+  // A record left by an earlier run must not be mistaken for this run's.
+  if (!exit_file.empty()) ::unlink(exit_file.c_str());
 
   auto kvm = Kvm::open();
   if (!kvm) {
     std::fprintf(stderr, "flotilla-vmm: %s\n", kvm.error().message.c_str());
-    return kExitFailure;
+    return finish(exit_file, {kExitFailure, ExitReason::kHostError, kvm.error().message});
   }
   const HostLimits limits = host_limits_from_system(
       static_cast<uint32_t>(kvm->max_vcpus()), static_cast<uint32_t>(kvm->recommended_vcpus()));
   auto warnings = validate_config(config, limits);
-  if (!warnings) return refuse(warnings.error().message);
+  if (!warnings) return refuse(exit_file, warnings.error().message);
   for (const auto& w : *warnings) spdlog::warn("{}", w);
 
   auto kernel = read_kernel_file(config.kernel, config.memory_mib * layout::kMiB);
-  if (!kernel) return refuse(kernel.error().message);
+  if (!kernel) return refuse(exit_file, kernel.error().message);
   auto monitor = Monitor::create(config, std::move(*kvm), std::move(*kernel));
   if (!monitor) {
     std::fprintf(stderr, "flotilla-vmm: %s\n", monitor.error().message.c_str());
-    return kExitFailure;
+    return finish(exit_file, {kExitFailure, ExitReason::kHostError, monitor.error().message});
   }
-  return (*monitor)->run();
+  ExitRecord record = (*monitor)->run();
+  monitor->reset();  // services stopped, socket removed: the record is the very last thing
+  return finish(exit_file, record);
 }

@@ -64,37 +64,42 @@ void Monitor::stop_services() {
   restore_terminal(stdin_raw_);
 }
 
-void Monitor::request_stop(const std::string& why) {
+void Monitor::request_stop(const std::string& why, ExitReason reason) {
   spdlog::info("stopping: {}", why);
+  if (!stop_requested_) stop_reason_ = reason;  // the first request names the reason
   stop_requested_ = true;
   std::lock_guard lock(machine_mu_);
   if (machine_ != nullptr) machine_->request_end({MachineEnd::Kind::kStop, 0, why});
 }
 
-int Monitor::exit_status(const MachineEnd& end) const {
+ExitRecord Monitor::exit_record(const MachineEnd& end) const {
+  // A stop that raced a guest reset still ends the run as that stop.
+  if (stop_requested_ && end.kind == MachineEnd::Kind::kReset) {
+    return {0, stop_reason_.load(), end.detail};
+  }
   switch (end.kind) {
     case MachineEnd::Kind::kPowerOff:
-      return end.exit_code;
+      return {end.exit_code, ExitReason::kPowerOff, end.detail};
     case MachineEnd::Kind::kStop:
-      return 0;
+      return {0, stop_reason_.load(), end.detail};
     case MachineEnd::Kind::kReset:
-      return 0;
+      return {0, ExitReason::kResetExit, end.detail};
     case MachineEnd::Kind::kCrash:
-      return 1;
+      return {1, ExitReason::kGuestCrash, end.detail};
   }
-  return 1;
+  return {1, ExitReason::kHostError, end.detail};
 }
 
-int Monitor::run() {
+ExitRecord Monitor::run() {
   if (auto r = start_services(); !r) {
     spdlog::error("{}", r.error().message);
-    return 1;
+    return {1, ExitReason::kHostError, r.error().message};
   }
   for (;;) {
     auto machine = Machine::create(kvm_, config_, kernel_, *console_, *loop_);
     if (!machine) {
       spdlog::error("cannot start the guest: {}", machine.error().message);
-      return 1;
+      return {1, ExitReason::kHostError, "cannot start the guest: " + machine.error().message};
     }
     {
       std::lock_guard lock(machine_mu_);
@@ -114,7 +119,7 @@ int Monitor::run() {
                         (config_.on_reset == OnReset::kReboot || forced) && !stop_requested_;
     if (!reboot) {
       if (end.kind == MachineEnd::Kind::kCrash) spdlog::error("guest crashed: {}", end.detail);
-      return exit_status(end);
+      return exit_record(end);
     }
     ++reboots_;
   }

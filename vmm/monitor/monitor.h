@@ -18,6 +18,7 @@
 #include "vmm/monitor/config.h"
 #include "vmm/monitor/console.h"
 #include "vmm/monitor/control_server.h"
+#include "vmm/monitor/exit_record.h"
 #include "vmm/monitor/machine.h"
 
 namespace flotilla::vmm {
@@ -33,8 +34,8 @@ class Monitor {
   static VmmResult<std::unique_ptr<Monitor>> create(VmConfig config, Kvm kvm,
                                                     std::vector<uint8_t> kernel);
   ~Monitor();
-  // Runs the guest; returns the process exit status.
-  int run();
+  // Runs the guest; returns the process exit status and why (the exit record).
+  ExitRecord run();
 
  private:
   Monitor(VmConfig config, Kvm kvm, std::vector<uint8_t> kernel);
@@ -42,10 +43,10 @@ class Monitor {
   void stop_services();
   VmmResult<void> watch_stdin();
   VmmResult<void> watch_signals();
-  void request_stop(const std::string& why);
+  void request_stop(const std::string& why, ExitReason reason);
   nlohmann::json handle_control(const nlohmann::json& req);
   nlohmann::json status_json();
-  int exit_status(const MachineEnd& end) const;
+  ExitRecord exit_record(const MachineEnd& end) const;
 
   VmConfig config_;
   Kvm kvm_;
@@ -61,6 +62,7 @@ class Monitor {
   std::mutex machine_mu_;       // held while a control command uses machine_
   Machine* machine_ = nullptr;  // GUARDED_BY(machine_mu_): the running boot, if any
   std::atomic<bool> stop_requested_{false};
+  std::atomic<ExitReason> stop_reason_{ExitReason::kStop};  // set before stop_requested_
   std::atomic<bool> reboot_requested_{false};  // control `reboot`: reset whatever on_reset says
   std::atomic<uint64_t> reboots_{0};
 };

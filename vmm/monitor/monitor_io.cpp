@@ -62,7 +62,8 @@ VmmResult<void> Monitor::watch_signals() {
   auto r = loop_->add_fd(signal_fd_.get(), [this] {
     signalfd_siginfo si{};
     if (::read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
-      request_stop(std::string("signal ") + strsignal(static_cast<int>(si.ssi_signo)));
+      request_stop(std::string("signal ") + strsignal(static_cast<int>(si.ssi_signo)),
+                   ExitReason::kSignal);
     }
   });
   if (!r) return vmm_fail(VmmErrc::kIo, "signalfd: " + r.error().message);
@@ -86,7 +87,7 @@ nlohmann::json Monitor::handle_control(const nlohmann::json& req) {
   const std::string cmd = req.value("cmd", "");
   const auto deadline = Machine::Clock::now() + std::chrono::seconds(2);
   if (cmd == "stop") {
-    request_stop("control socket stop");
+    request_stop("control socket stop", ExitReason::kStop);
     return {{"ok", true}};
   }
   std::lock_guard lock(machine_mu_);

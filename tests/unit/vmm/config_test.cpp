@@ -8,6 +8,7 @@
 
 #include "tests/unit/vmm/elf_builder.h"
 #include "vmm/memory/layout.h"
+#include "vmm/monitor/exit_record.h"
 
 namespace flotilla::vmm {
 namespace {
@@ -34,6 +35,10 @@ class ConfigTest : public testing::Test {
         .write(reinterpret_cast<const char*>(bytes.data()),
                static_cast<std::streamsize>(bytes.size()));
     return p.string();
+  }
+
+  std::string write_text(const std::string& name, const std::string& text) {
+    return write(name, std::vector<uint8_t>(text.begin(), text.end()));
   }
 
   VmConfig good() const {
@@ -145,6 +150,45 @@ TEST_F(ConfigTest, FlagsOverrideTheConfigFile) {
   EXPECT_FALSE(parse_command_line(3, bad).ok());
   const char* unknown[] = {"flotilla-vmm", "--frobnicate"};
   EXPECT_FALSE(parse_command_line(2, unknown).ok());
+}
+
+TEST_F(ConfigTest, ExitFileFromJsonAndFlagFlagWins) {
+  const std::string json = write_text("vm.json", R"({"kernel":"k","exit_file":"/a/exit.json"})");
+  const char* argv1[] = {"flotilla-vmm", "--config", json.c_str()};
+  auto c = parse_command_line(3, argv1);
+  ASSERT_TRUE(c && c->has_value());
+  EXPECT_EQ((*c)->exit_file, "/a/exit.json");
+  const char* argv2[] = {"flotilla-vmm", "--config", json.c_str(), "--exit-file", "/b/x.json"};
+  c = parse_command_line(5, argv2);
+  ASSERT_TRUE(c && c->has_value());
+  EXPECT_EQ((*c)->exit_file, "/b/x.json");
+  VmConfig bad;
+  EXPECT_FALSE(apply_config_json(R"({"exit_file":3})", bad));
+}
+
+TEST_F(ConfigTest, FindExitFileWithoutAParsableCommandLine) {
+  const char* flag[] = {"flotilla-vmm", "--nonsense", "--exit-file", "/x/e.json"};
+  EXPECT_EQ(find_exit_file(4, flag), "/x/e.json");
+  const char* eq[] = {"flotilla-vmm", "--exit-file=/y/e.json", "--vcpus"};
+  EXPECT_EQ(find_exit_file(3, eq), "/y/e.json");
+  const std::string json = write_text("bad.json", R"({"exit_file":"/z/e.json","vcpus":"two"})");
+  const char* cfg[] = {"flotilla-vmm", "--config", json.c_str()};
+  EXPECT_EQ(find_exit_file(3, cfg), "/z/e.json");
+  const std::string broken = write_text("broken.json", "{not json");
+  const char* brk[] = {"flotilla-vmm", "--config", broken.c_str()};
+  EXPECT_EQ(find_exit_file(3, brk), "");
+  const char* none[] = {"flotilla-vmm"};
+  EXPECT_EQ(find_exit_file(1, none), "");
+}
+
+TEST(ExitRecordJson, OneLineInTheDocumentedOrder) {
+  const std::string line =
+      exit_record_json({3, ExitReason::kPowerOff, "two\nlines"}, 1795512388461);
+  EXPECT_EQ(line,
+            R"({"exit_code":3,"reason":"poweroff","detail":"two lines","at_ms":1795512388461})"
+            "\n");
+  EXPECT_STREQ(exit_reason_name(ExitReason::kInvalidDefinition), "invalid_definition");
+  EXPECT_STREQ(exit_reason_name(ExitReason::kResetExit), "reset_exit");
 }
 
 }  // namespace
