@@ -101,6 +101,17 @@ class ControlClient {
     buffer_.erase(0, buffer_.find(needle) + needle.size());
     return true;
   }
+  // Like read_until, but hands over what came before `needle`.
+  bool read_into(std::string& out, const std::string& needle, ConsoleClock::duration timeout) {
+    const auto deadline = ConsoleClock::now() + timeout;
+    while (buffer_.find(needle) == std::string::npos) {
+      if (!fill(deadline)) return false;
+    }
+    const size_t at = buffer_.find(needle);
+    out = buffer_.substr(0, at);
+    buffer_.erase(0, at + needle.size());
+    return true;
+  }
   bool send_raw(const std::string& bytes) {
     return ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
            static_cast<ssize_t>(bytes.size());
