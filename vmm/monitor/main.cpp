@@ -2,6 +2,7 @@
 // power-off / stop / reset with on_reset=exit (or the exit device's value), 1 host or guest
 // failure, 2 invalid definition (refused before any VM exists). With an exit file every one
 // of those ends also leaves the exit record (vmm/monitor/exit_record.h).
+#include <fcntl.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -37,9 +38,24 @@ int refuse(const std::string& exit_file, const std::string& message) {
   return finish(exit_file, {kExitInvalid, ExitReason::kInvalidDefinition, message});
 }
 
+// A supervisor may start us with fd 0, 1 or 2 closed: point them at /dev/null so that no
+// later open (the KVM fds, the control socket) lands on a standard fd the console or the
+// logger writes to.
+void ensure_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    const int null_fd = ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (null_fd >= 0 && null_fd != fd) {
+      ::dup2(null_fd, fd);
+      ::close(null_fd);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  ensure_standard_fds();
   block_monitor_signals();  // before any thread exists
   spdlog::set_default_logger(spdlog::stderr_color_mt("flotilla-vmm"));
   spdlog::set_pattern("flotilla-vmm: [%l] %v");

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <chrono>
 #include <future>
 
 namespace flotilla::vmm {
@@ -91,6 +92,9 @@ ExitRecord Monitor::exit_record(const MachineEnd& end) const {
 }
 
 ExitRecord Monitor::run() {
+  started_at_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   if (auto r = start_services(); !r) {
     spdlog::error("{}", r.error().message);
     return {1, ExitReason::kHostError, r.error().message};

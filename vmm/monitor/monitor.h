@@ -65,6 +65,7 @@ class Monitor {
   std::atomic<ExitReason> stop_reason_{ExitReason::kStop};  // set before stop_requested_
   std::atomic<bool> reboot_requested_{false};  // control `reboot`: reset whatever on_reset says
   std::atomic<uint64_t> reboots_{0};
+  int64_t started_at_ms_ = 0;  // Unix ms when the monitor started running the guest
 };
 
 }  // namespace flotilla::vmm

@@ -75,12 +75,18 @@ nlohmann::json Monitor::status_json() {
   std::string state = "starting";
   if (machine_ != nullptr) state = machine_->paused() ? "paused" : "running";
   if (stop_requested_) state = "stopping";
+  const auto path_or_null = [](const std::string& p) {
+    return p.empty() ? nlohmann::json(nullptr) : nlohmann::json(p);
+  };
   return {{"ok", true},
           {"state", state},
           {"vcpus", config_.vcpus},
           {"memory_mib", config_.memory_mib},
           {"reboots", reboots_.load()},
-          {"pid", ::getpid()}};
+          {"pid", ::getpid()},
+          {"started_at_ms", started_at_ms_},
+          {"console_log", path_or_null(config_.console_log)},
+          {"exit_file", path_or_null(config_.exit_file)}};
 }
 
 nlohmann::json Monitor::handle_control(const nlohmann::json& req) {

@@ -1,9 +1,13 @@
 // What a supervisor (flotillad) drives on a monitor: control-socket reboot (running and
 // paused), Ctrl-Alt-Del as a graceful shutdown request, the exit record written on every way
 // out, and a monitor running detached (setsid, stdin /dev/null, output to a file, parent gone).
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "tests/integration/vmm/vmm_harness.h"
 #include "tests/unit/vmm/elf_builder.h"
@@ -299,6 +303,161 @@ TEST(VmmExitRecord, InvalidDefinitionsFromFlagsAndConfigFile) {
       {"exit_file", exit_file}}.dump();
   refuse({"--config", config}, "colour");
 }
+
+// ---- detached, the way flotillad runs monitors ----
+
+// A monitor that is not our child: its pidfd, and SIGKILL on destruction if still running.
+struct Detached {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  bool exited(std::chrono::milliseconds within) const {
+    pollfd p{pidfd.get(), POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(within.count())) == 1;
+  }
+  ~Detached() {
+    if (pidfd && !exited(0ms)) ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+  }
+};
+
+enum class Stdin { kDevNull, kPipeAtEof };
+
+// Starts the monitor as flotillad does: an intermediate process forks it and exits at once (the
+// monitor's parent is gone), the monitor calls setsid (no controlling terminal), stdin is
+// /dev/null (or a pipe whose writer is already closed), stdout and stderr append to `log`.
+std::unique_ptr<Detached> spawn_detached(const std::vector<std::string>& args,
+                                         const std::string& log, Stdin in) {
+  std::vector<std::string> argv = {kVmm, "--kernel", kProbe, "--memory-mib", "64"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return nullptr;
+  const pid_t middle = ::fork();
+  if (middle == 0) {
+    const pid_t monitor = ::fork();
+    if (monitor == 0) {
+      ::setsid();
+      int input[2] = {-1, -1};
+      if (in == Stdin::kPipeAtEof && ::pipe(input) == 0) {
+        ::close(input[1]);
+        ::dup2(input[0], 0);
+      } else {
+        ::dup2(::open("/dev/null", O_RDONLY), 0);
+      }
+      const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      ::execv(cargv[0], cargv.data());
+      ::_exit(127);
+    }
+    (void)!::write(report[1], &monitor, sizeof(monitor));
+    ::_exit(0);  // the monitor's parent dies right away
+  }
+  ::close(report[1]);
+  pid_t pid = -1;
+  const bool got = ::read(report[0], &pid, sizeof(pid)) == sizeof(pid);
+  ::close(report[0]);
+  int status = 0;
+  ::waitpid(middle, &status, 0);
+  if (!got || pid <= 0) return nullptr;
+  auto d = std::make_unique<Detached>();
+  d->pid = pid;
+  d->pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!d->pidfd) return nullptr;
+  return d;
+}
+
+// Fields of /proc/<pid>/stat after the command name: [0] = state, [1] = ppid, [3] = session,
+// [4] = tty_nr, [11] = utime, [12] = stime.
+std::vector<long long> proc_stat(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<long long> out;
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return out;
+  std::istringstream fields(text.substr(close + 2));
+  std::string f;
+  while (fields >> f) out.push_back(std::strtoll(f.c_str(), nullptr, 10));  // state letter: 0
+  return out;
+}
+
+class VmmDetached : public testing::TestWithParam<Stdin> {};
+
+TEST_P(VmmDetached, RunsWithoutParentTerminalOrInputAndEndsWithARecord) {
+  TempDir dir;
+  const std::string sock = dir.file("ctl.sock");
+  const std::string console_log = dir.file("console.log");
+  const std::string exit_file = dir.file("exit.json");
+  const std::string log = dir.file("monitor.log");
+  const int64_t t0 = unix_ms();
+  auto m = spawn_detached({"--vcpus", "2", "--control-socket", sock, "--console-log", console_log,
+                           "--exit-file", exit_file},
+                          log, GetParam());
+  ASSERT_TRUE(m) << "cannot spawn the detached monitor";
+  auto ctl = ControlClient::connect(sock);
+  ASSERT_TRUE(ctl) << "no control socket; monitor log:\n" << dir.file("monitor.log");
+  const auto deadline = ConsoleClock::now() + 20s;
+  std::string tail;
+  while (tail.find("flotilla-probe ready") == std::string::npos && ConsoleClock::now() < deadline) {
+    auto t = ctl->request({{"cmd", "console_tail"}, {"bytes", 4096}});
+    ASSERT_TRUE(t && (*t)["ok"] == true) << "monitor stopped answering";
+    tail = (*t)["data"];
+  }
+  ASSERT_NE(tail.find("flotilla-probe ready"), std::string::npos) << tail;
+
+  auto st = status_of(*ctl);
+  EXPECT_EQ(st["state"], "running") << st.dump();
+  EXPECT_EQ(st["pid"], m->pid) << st.dump();
+  EXPECT_EQ(st["console_log"], console_log) << st.dump();
+  EXPECT_EQ(st["exit_file"], exit_file) << st.dump();
+  ASSERT_TRUE(st["started_at_ms"].is_number_integer()) << st.dump();
+  EXPECT_GE(st["started_at_ms"].get<int64_t>(), t0);
+  EXPECT_LE(st["started_at_ms"].get<int64_t>(), unix_ms());
+
+  const auto stat = proc_stat(m->pid);
+  ASSERT_GE(stat.size(), 13u);
+  EXPECT_NE(stat[1], ::getpid()) << "the monitor is still our child";
+  EXPECT_EQ(stat[3], m->pid) << "not a session leader (setsid)";
+  EXPECT_EQ(stat[4], 0) << "has a controlling terminal";
+
+  // Idle with stdin at EOF: the device thread must not spin on it (an idle probe costs ~1 %).
+  const long long cpu_before = stat[11] + stat[12];
+  const auto window_end = ConsoleClock::now() + 1s;
+  while (ConsoleClock::now() < window_end && !m->exited(100ms)) {
+  }
+  ASSERT_FALSE(m->exited(0ms)) << "monitor ended on stdin EOF";
+  const auto later = proc_stat(m->pid);
+  ASSERT_GE(later.size(), 13u);
+  const long long ticks = later[11] + later[12] - cpu_before;
+  EXPECT_LT(ticks, ::sysconf(_SC_CLK_TCK) * 3 / 10) << "monitor burnt " << ticks << " ticks in 1 s";
+
+  // The console works through the socket only (no stdin).
+  auto stream = ControlClient::connect(sock);
+  ASSERT_TRUE(stream);
+  auto hello = stream->request({{"cmd", "console"}, {"write", true}});
+  ASSERT_TRUE(hello && (*hello)["ok"] == true);
+  ASSERT_TRUE(stream->send_raw("echo detached\n"));
+  EXPECT_TRUE(stream->read_until("detached\r\nOK", 10s));
+
+  // The graceful shutdown request ends it; the pidfd tells us, the record says why.
+  auto r = ctl->request({{"cmd", "ctrl_alt_del"}});
+  ASSERT_TRUE(r && (*r)["ok"] == true);
+  ASSERT_TRUE(m->exited(20s)) << "monitor still running after ctrl_alt_del";
+  expect_record(read_exit_record(exit_file), 0, "poweroff", "port 0xf4", t0);
+  EXPECT_FALSE(std::filesystem::exists(sock)) << "control socket left behind";
+  std::ifstream cl(console_log);
+  std::string logged((std::istreambuf_iterator<char>(cl)), std::istreambuf_iterator<char>());
+  EXPECT_NE(logged.find("ctrl-alt-del: powering off"), std::string::npos) << logged;
+  std::ifstream ml(log);
+  std::string monitor_log((std::istreambuf_iterator<char>(ml)), std::istreambuf_iterator<char>());
+  EXPECT_NE(monitor_log.find("guest ended"), std::string::npos) << monitor_log;
+}
+
+INSTANTIATE_TEST_SUITE_P(Stdin, VmmDetached, testing::Values(Stdin::kDevNull, Stdin::kPipeAtEof),
+                         [](const auto& info) {
+                           return info.param == Stdin::kDevNull ? "DevNull" : "PipeAtEof";
+                         });
 
 }  // namespace
 }  // namespace flotilla::vmm::test
