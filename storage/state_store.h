@@ -69,6 +69,14 @@ class StateStore {
   // Refused with invalid_state unless stopped or crashed.
   virtual StoreResult<void> delete_vm(const std::string& id) = 0;
 
+  // Change counters, for callers that cache what they derive from the records (the API's
+  // GET /v1/vms body, its token cache). Each is bumped by every row written to its tables (VMs:
+  // vms, vm_disks, vm_nics; tokens: tokens), by any call, before that call returns; a write
+  // that rolls back may bump it too. Lock-free. A cache is fresh when the counter it read
+  // *before* reading the records still has the same value.
+  virtual uint64_t vm_change_counter() const = 0;
+  virtual uint64_t token_change_counter() const = 0;
+
   // Tokens: only the SHA-256 of the secret is stored. The digest is 64 hex digits (either
   // case); create_token() aborts on anything else (a caller bug), and a second token with the
   // same digest is a conflict.

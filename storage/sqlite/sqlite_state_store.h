@@ -2,6 +2,8 @@
 // mu_, so the connection and its statement cache are only ever used by one thread at a time.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <string>
 
@@ -13,6 +15,9 @@ namespace flotilla::storage::sqlite {
 class SqliteStateStore final : public StateStore {
  public:
   SqliteStateStore(SqliteDb db, std::string host_id);
+  ~SqliteStateStore() override;
+  SqliteStateStore(const SqliteStateStore&) = delete;
+  SqliteStateStore& operator=(const SqliteStateStore&) = delete;
 
   int schema_version() override;
   StoreResult<std::string> integrity_check() override;
@@ -28,6 +33,8 @@ class SqliteStateStore final : public StateStore {
                                         const std::string& reason) override;
   StoreResult<VmRecord> set_vm_desired_state(const std::string& id, VmState to) override;
   StoreResult<void> delete_vm(const std::string& id) override;
+  uint64_t vm_change_counter() const override;
+  uint64_t token_change_counter() const override;
 
   StoreResult<TokenRecord> create_token(const std::string& name, Role role,
                                         const std::string& secret_sha256_hex,
@@ -57,8 +64,13 @@ class SqliteStateStore final : public StateStore {
   StoreResult<TokenRecord> load_token(const char* sql, const std::string& key);
   StoreResult<OperationRecord> load_operation(const std::string& id);
 
+  // SQLite's update hook: bumps the counters for every row a statement on db_ changes.
+  static void on_row_change(void* self, int op, const char* db, const char* table, int64_t rowid);
+
   std::mutex mu_;
   SqliteDb db_;  // GUARDED_BY(mu_)
+  std::atomic<uint64_t> vm_changes_{0};
+  std::atomic<uint64_t> token_changes_{0};
   const std::string host_id_;
 };
 
