@@ -21,6 +21,7 @@ using routes::Route;
 struct Api::Impl {
   ApiDeps deps;
   Metrics metrics;
+  TokenCache tokens;
   routes::RouteTable table;
   std::vector<RouteInfo> infos;
 
@@ -86,7 +87,7 @@ ApiResponse Api::Impl::dispatch(const ApiRequest& req, const std::string& id,
                      std::nullopt, {},   id,      deps.now_ms()};
   ApiResponse resp;
   if (route.info.route_class != RouteClass::open) {
-    auto token = authenticate(*deps.store, req.header("authorization"), ctx.now_ms);
+    auto token = authenticate(*deps.store, tokens, req.header("authorization"), ctx.now_ms);
     if (!token) {
       resp = error_response(token.error());
       resp.headers.emplace_back("WWW-Authenticate", "Bearer");

@@ -82,10 +82,44 @@ bool is_token_format(std::string_view token) {
   return ok;
 }
 
-// The store is searched by the SHA-256 of the presented token, so lookup timing depends only
-// on a digest the caller cannot steer, never on how many secret characters were right.
-ApiResult<storage::TokenRecord> authenticate(storage::StateStore& store,
-                                             std::string_view authorization, int64_t now_ms) {
+void TokenCache::catch_up(uint64_t counter) {
+  if (counter > counter_) {
+    entries_.clear();
+    counter_ = counter;
+  }
+}
+
+storage::StoreResult<storage::TokenRecord> TokenCache::find(storage::StateStore& store,
+                                                            const std::string& secret_sha256_hex) {
+  const uint64_t counter = store.token_change_counter();  // before the record is read
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    catch_up(counter);
+    if (auto it = entries_.find(secret_sha256_hex); it != entries_.end()) {
+      if (now - it->second.loaded < kTtl) return it->second.record;
+      entries_.erase(it);
+    }
+  }
+  auto rec = store.find_token_by_hash(secret_sha256_hex);
+  if (!rec) return rec;
+  std::lock_guard lock(mu_);
+  catch_up(counter);
+  // Keep it only if no token write happened between our counter read and the newest one seen:
+  // a record read before a revoke must never be served after it.
+  if (counter == counter_) {
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    entries_.insert_or_assign(secret_sha256_hex, Entry{*rec, now});
+  }
+  return rec;
+}
+
+namespace {
+
+// Both authenticate() overloads: `find` looks the digest up (the store, or the cache).
+template <class Find>
+ApiResult<storage::TokenRecord> authenticate_with(Find&& find, std::string_view authorization,
+                                                  int64_t now_ms) {
   if (authorization.empty()) return fail(unauthorized("missing bearer token"));
   const size_t space = authorization.find(' ');
   if (space == std::string_view::npos || !iequals(authorization.substr(0, space), "bearer")) {
@@ -94,7 +128,7 @@ ApiResult<storage::TokenRecord> authenticate(storage::StateStore& store,
   std::string_view token = authorization.substr(space + 1);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   if (!is_token_format(token)) return fail(unauthorized("malformed bearer token"));
-  auto rec = store.find_token_by_hash(token_sha256_hex(token));
+  auto rec = find(token_sha256_hex(token));
   if (!rec) {
     if (rec.error().code == storage::StoreErrc::not_found) {
       return fail(unauthorized("unknown token"));
@@ -104,6 +138,23 @@ ApiResult<storage::TokenRecord> authenticate(storage::StateStore& store,
   if (rec->revoked) return fail(unauthorized("token revoked"));
   if (rec->expires_at != 0 && now_ms >= rec->expires_at) return fail(unauthorized("token expired"));
   return std::move(rec).value();
+}
+
+}  // namespace
+
+// The store is searched by the SHA-256 of the presented token, so lookup timing depends only
+// on a digest the caller cannot steer, never on how many secret characters were right (the
+// cache, too, is keyed by the digest).
+ApiResult<storage::TokenRecord> authenticate(storage::StateStore& store,
+                                             std::string_view authorization, int64_t now_ms) {
+  return authenticate_with([&](const std::string& hash) { return store.find_token_by_hash(hash); },
+                           authorization, now_ms);
+}
+
+ApiResult<storage::TokenRecord> authenticate(storage::StateStore& store, TokenCache& cache,
+                                             std::string_view authorization, int64_t now_ms) {
+  return authenticate_with([&](const std::string& hash) { return cache.find(store, hash); },
+                           authorization, now_ms);
 }
 
 }  // namespace flotilla::api

@@ -16,12 +16,18 @@ ApiResponse vm_response(int status, const storage::VmRecord& vm) {
   return r;
 }
 
+// Reads no row while no VM was written since the cached body was built (vm_json_cache.h).
 ApiResult<ApiResponse> list_vms(VmJsonCache& cache, RequestContext& ctx) {
-  auto vms = ctx.deps.store->list_vms();
-  if (!vms) return fail(from_store(vms.error()));
+  const uint64_t counter = ctx.deps.store->vm_change_counter();  // before any row is read
+  VmJsonCache::Body body = cache.cached(counter);
+  if (!body) {
+    auto vms = ctx.deps.store->list_vms();
+    if (!vms) return fail(from_store(vms.error()));
+    body = cache.build(counter, *vms);
+  }
   ApiResponse r;
   r.status = 200;
-  r.body = cache.list_body(*vms);
+  r.body = *body;
   return r;
 }
 
