@@ -7,6 +7,8 @@
 #   bench/api/run.sh [--rounds N] [--duration 10s] [--threads N] [--results FILE]
 # --threads: API threads for both servers (default 2, flotillad's default; set via http.threads).
 # --results: also write the figures as Markdown to FILE (e.g. bench/api/RESULTS.md).
+# FLOTILLAD_EXTRA_ARGS (env): extra flotillad flags for experiments (e.g. "--log-level warn");
+# the published figures use none.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -49,8 +51,9 @@ wait_for() {
 
 port=$(free_port)
 echo "{\"http\": {\"threads\": $threads}}" >"$work/flotillad.json"
+# shellcheck disable=SC2086 # word splitting of the extra flags is intended
 "$flotillad" --config "$work/flotillad.json" --state-dir "$work/state" --listen "127.0.0.1:$port" \
-  >"$work/flotillad.log" 2>&1 &
+  ${FLOTILLAD_EXTRA_ARGS:-} >"$work/flotillad.log" 2>&1 &
 pids+=($!)
 wait_for curl -sf "http://127.0.0.1:$port/healthz"
 wait_for test -s "$work/state/admin.token"
