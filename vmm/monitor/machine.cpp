@@ -138,6 +138,12 @@ std::vector<VcpuState> Machine::vcpu_states() const {
   return out;
 }
 
+std::vector<uint64_t> Machine::vcpu_exits() const {
+  std::vector<uint64_t> out;
+  for (const auto& v : vcpus_) out.push_back(v->exits());
+  return out;
+}
+
 void Machine::stop_vcpus() {
   for (auto& v : vcpus_) v->request_stop();
   const auto deadline = Clock::now() + std::chrono::seconds(2);

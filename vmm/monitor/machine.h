@@ -59,6 +59,7 @@ class Machine {
   bool send_ctrl_alt_del();
   nlohmann::json stats() const;
   std::vector<VcpuState> vcpu_states() const;
+  std::vector<uint64_t> vcpu_exits() const;
 
  private:
   Machine(const VmConfig& config, Console& console, EventLoop& loop, VmFd vm, GuestMemory memory);

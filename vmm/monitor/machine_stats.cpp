@@ -1,4 +1,7 @@
 // Machine::stats: the counters the control socket's `stats` reports (and the daemon exports).
+#include <unistd.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "vmm/monitor/machine.h"
@@ -6,6 +9,14 @@
 
 namespace flotilla::vmm {
 namespace {
+
+// The whole monitor process's resident set (VmRSS), which is more than the guest's RAM.
+uint64_t process_rss_bytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(in >> size >> resident)) return 0;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
 
 nlohmann::json bus_json(const Bus& bus) {
   nlohmann::json ranges = nlohmann::json::array();
@@ -26,12 +37,15 @@ nlohmann::json Machine::stats() const {
   for (const auto& [name, n] : exit_stats_.snapshot()) exits[name] = n;
   nlohmann::json states = nlohmann::json::array();
   for (VcpuState s : vcpu_states()) states.push_back(vcpu_state_name(s));
+  const std::vector<uint64_t> per_vcpu = vcpu_exits();  // before the total: sum <= total
   nlohmann::json out = {
       {"exits", exits},
       {"exits_total", exit_stats_.total()},
+      {"vcpu_exits", per_vcpu},
       {"vcpus", states},
       {"memory_bytes", memory_.size()},
       {"resident_bytes", memory_.resident_bytes()},
+      {"process_rss_bytes", process_rss_bytes()},
   };
   if (devices_) {
     const MachineDevices& d = *devices_;

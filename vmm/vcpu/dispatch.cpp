@@ -12,6 +12,7 @@ bool Vcpu::dispatch() {
   kvm_run* run = fd_.run_struct();
   const uint32_t reason = run->exit_reason;
   wiring_.stats->count(reason);
+  exits_.store(exits_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   switch (reason) {
     case KVM_EXIT_IO:
       handle_io();

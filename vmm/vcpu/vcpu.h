@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -56,6 +57,8 @@ class Vcpu {
 
   uint32_t id() const { return fd_.id(); }
   VcpuState state() const;
+  // KVM_RUN returns this vCPU dispatched (every exit reason, as ExitStats counts them). Any thread.
+  uint64_t exits() const { return exits_.load(std::memory_order_relaxed); }
 
   void start();
   // Each returns false if the vCPU did not acknowledge before the deadline.
@@ -86,6 +89,7 @@ class Vcpu {
   VcpuState state_ = VcpuState::kCreated;  // GUARDED_BY(mu_)
   bool thread_started_ = false;            // GUARDED_BY(mu_)
   pthread_t tid_{};                        // set before thread_started_
+  std::atomic<uint64_t> exits_{0};         // written by the vCPU thread only
   std::thread thread_;
 };
 

@@ -304,6 +304,43 @@ TEST(VmmExitRecord, InvalidDefinitionsFromFlagsAndConfigFile) {
   refuse({"--config", config}, "colour");
 }
 
+TEST(VmmStats, ExitsPerVcpuAndResidentMemory) {
+  TempDir dir;
+  const std::string sock = dir.file("ctl.sock");
+  auto c = start_vmm({"--vcpus", "2", "--control-socket", sock});
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(wait_ready(*c)) << c->output();
+  auto cpus = c->run_command("cpus", 30s);
+  ASSERT_TRUE(cpus && cpus->ok()) << c->output();
+  auto ctl = ControlClient::connect(sock);
+  ASSERT_TRUE(ctl);
+  const auto stats = [&] {
+    auto r = ctl->request({{"cmd", "stats"}});
+    EXPECT_TRUE(r && (*r)["ok"] == true);
+    return r ? (*r)["stats"] : nlohmann::json();
+  };
+  const auto before = stats();
+  ASSERT_TRUE(before["vcpu_exits"].is_array()) << before.dump();
+  ASSERT_EQ(before["vcpu_exits"].size(), 2u) << before.dump();
+  // The shell runs on vCPU 0: 1000 port writes are 1000 exits there.
+  auto pio = c->run_command("pio 1000", 30s);
+  ASSERT_TRUE(pio && pio->ok()) << c->output();
+  const auto after = stats();
+  ASSERT_EQ(after["vcpu_exits"].size(), 2u) << after.dump();
+  const auto e0 = after["vcpu_exits"][0].get<uint64_t>();
+  const auto e1 = after["vcpu_exits"][1].get<uint64_t>();
+  EXPECT_GE(e0 - before["vcpu_exits"][0].get<uint64_t>(), 1000u) << after.dump();
+  EXPECT_GE(e1, before["vcpu_exits"][1].get<uint64_t>());
+  EXPECT_LE(e0 + e1, after["exits_total"].get<uint64_t>()) << after.dump();
+  // Read a few microseconds apart from an idle guest: the per-vCPU counts miss no exits.
+  EXPECT_LE(after["exits_total"].get<uint64_t>() - (e0 + e1), 10u) << after.dump();
+  const auto resident = after["resident_bytes"].get<uint64_t>();
+  EXPECT_GT(resident, 0u);
+  EXPECT_LE(resident, after["memory_bytes"].get<uint64_t>());
+  EXPECT_GE(after["process_rss_bytes"].get<uint64_t>(), resident) << after.dump();
+  EXPECT_LT(after["process_rss_bytes"].get<uint64_t>(), 256ull << 20) << after.dump();
+}
+
 // ---- detached, the way flotillad runs monitors ----
 
 // A monitor that is not our child: its pidfd, and SIGKILL on destruction if still running.
