@@ -61,13 +61,17 @@ std::string generate_token() {
 }
 
 std::string token_sha256_hex(std::string_view token) {
+  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up on every digest.
+  static const EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
-  if (EVP_Digest(token.data(), token.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
+  if (kSha256 == nullptr ||
+      EVP_Digest(token.data(), token.size(), md.data(), &len, kSha256, nullptr) != 1) {
     std::abort();  // SHA-256 unavailable: a broken OpenSSL install
   }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
+  out.reserve(2 * len);
   for (unsigned int i = 0; i < len; ++i) {
     out.push_back(kHex[md[i] >> 4]);
     out.push_back(kHex[md[i] & 0xf]);
