@@ -95,7 +95,13 @@ ApiResponse Api::Impl::dispatch(const ApiRequest& req, const std::string& id,
                      std::nullopt, {},   id,      deps.now_ms()};
   ApiResponse resp;
   if (route.info.route_class != RouteClass::open) {
-    auto token = authenticate(*deps.store, tokens, req.header("authorization"), ctx.now_ms);
+    // Browsers cannot set headers on a WebSocket: the console socket also takes the token as
+    // ?access_token= (only there, and only without an Authorization header).
+    std::string authorization(req.header("authorization"));
+    if (authorization.empty() && route.info.pattern == routes::kConsoleWsRoute) {
+      if (auto t = routes::query_param(req.target, "access_token")) authorization = "Bearer " + *t;
+    }
+    auto token = authenticate(*deps.store, tokens, authorization, ctx.now_ms);
     if (!token) {
       resp = error_response(token.error());
       resp.headers.emplace_back("WWW-Authenticate", "Bearer");
@@ -154,6 +160,7 @@ std::unique_ptr<Api> Api::create(ApiDeps deps) {
   routes::add_vm_routes(impl->table);
   routes::add_operation_routes(impl->table);
   routes::add_token_routes(impl->table);
+  routes::add_console_routes(impl->table);
   for (const auto& r : impl->table) impl->infos.push_back(r.info);
   return std::unique_ptr<Api>(new Api(std::move(impl)));
 }

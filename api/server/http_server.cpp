@@ -37,6 +37,7 @@ class HttpServerImpl final : public HttpServer, public SessionHost {
   bool stopping() const override { return stopping_.load(); }
   void session_started(const std::shared_ptr<SessionBase>& s) override;
   void session_ended() override;
+  ConsoleWriters& console_writers() override { return writers_; }
 
  private:
   Result<void, ServerError> bind_tcp();
@@ -50,6 +51,7 @@ class HttpServerImpl final : public HttpServer, public SessionHost {
 
   ServerOptions options_;
   Api& api_;
+  ConsoleWriters writers_;  // before ioc_: sessions still queued in ioc_ die before it
   net::io_context ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor tcp_acceptor_;

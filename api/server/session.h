@@ -8,6 +8,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -36,6 +37,10 @@ class HttpSession : public SessionBase {
         buffer_(host.options().body_limit_bytes + host.options().header_limit_bytes + 4096) {}
   ~HttpSession() override { host_.session_ended(); }
 
+  // A console WebSocket (api/server/console_session.h) took over the stream: this session no
+  // longer reads, it only keeps the stream alive for the console session.
+  bool handed_over() const { return handed_over_; }
+
   void notify_shutdown() override {
     boost::asio::dispatch(derived().stream().get_executor(),
                           [self = derived().shared_from_this()] { self->on_shutdown(); });
@@ -45,6 +50,7 @@ class HttpSession : public SessionBase {
   Derived& derived() { return static_cast<Derived&>(*this); }
   beast::flat_buffer& buffer() { return buffer_; }
   const ServerOptions& options() const { return host_.options(); }
+  SessionHost& host() { return host_; }
 
   void do_read() {
     if (stopping_ || host_.stopping()) return derived().do_close();
@@ -68,6 +74,7 @@ class HttpSession : public SessionBase {
 
   void on_shutdown() {
     stopping_ = true;
+    if (handed_over_) return;  // the console session has its own shutdown
     // Idle between requests: close now. Mid-request: let it finish, then close.
     if (reading_ && (!parser_ || !parser_->got_some())) lowest().cancel();
   }
@@ -85,7 +92,24 @@ class HttpSession : public SessionBase {
     }
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
+    // The handshake needs the original request; only upgrade requests are copied.
+    std::optional<http::request<http::string_body>> upgrade_request;
+    if (boost::beast::websocket::is_upgrade(req)) upgrade_request = req;
     ApiResponse r = host_.api().handle(to_api_request(std::move(req), transport_));
+    if (r.status == 101 && r.upgrade) {
+      if (!upgrade_request || stopping_ || host_.stopping()) {
+        return respond_error(
+            "GET", stopping_ || host_.stopping()
+                       ? api_error(ApiErrc::unavailable, "the server is shutting down")
+                       : api_error(ApiErrc::bad_request,
+                                   "not a WebSocket handshake: needs HTTP/1.1 GET with "
+                                   "Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Key "
+                                   "and Sec-WebSocket-Version: 13"));
+      }
+      handed_over_ = true;
+      return derived().start_console(std::move(*r.upgrade), std::move(*upgrade_request),
+                                     std::move(r.request_id));
+    }
     const bool keep = keep_alive && !r.close && !stopping_ && !host_.stopping();
     write(to_http_response(std::move(r), version, keep));
   }
@@ -118,6 +142,7 @@ class HttpSession : public SessionBase {
   std::optional<http::response<http::string_body>> res_;
   bool stopping_ = false;
   bool reading_ = false;
+  bool handed_over_ = false;
   int pipelined_ = 0;
 };
 

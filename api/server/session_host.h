@@ -15,6 +15,8 @@ class SessionBase {
   virtual void notify_shutdown() = 0;
 };
 
+class ConsoleWriters;
+
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
@@ -23,6 +25,8 @@ class SessionHost {
   virtual bool stopping() const = 0;
   virtual void session_started(const std::shared_ptr<SessionBase>& s) = 0;
   virtual void session_ended() = 0;
+  // Which VMs have a console writer attached (console_session.h).
+  virtual ConsoleWriters& console_writers() = 0;
 };
 
 }  // namespace flotilla::api::server

@@ -4,6 +4,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "api/server/console_session.h"
 #include "api/server/session.h"
 
 namespace flotilla::api::server {
@@ -30,6 +31,14 @@ class PlainSession : public HttpSession<PlainSession<Protocol>>,
     beast::error_code ec;
     stream_.socket().shutdown(Protocol::socket::shutdown_send, ec);
   }
+  void start_console(ConsoleUpgrade upgrade, http::request<http::string_body>&& req,
+                     std::string request_id) {
+    auto s = std::make_shared<ConsoleSession<Stream>>(this->shared_from_this(), stream_,
+                                                      this->host(), std::move(upgrade),
+                                                      std::move(req), std::move(request_id));
+    this->host().session_started(s);
+    s->run();
+  }
 
  private:
   Stream stream_;
@@ -47,6 +56,15 @@ class TlsSession : public HttpSession<TlsSession>, public std::enable_shared_fro
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->handshake(); });
   }
   beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
+  void start_console(ConsoleUpgrade upgrade, http::request<http::string_body>&& req,
+                     std::string request_id) {
+    using Stream = beast::ssl_stream<beast::tcp_stream>;
+    auto s = std::make_shared<ConsoleSession<Stream>>(shared_from_this(), stream_, host(),
+                                                      std::move(upgrade), std::move(req),
+                                                      std::move(request_id));
+    host().session_started(s);
+    s->run();
+  }
   void do_close() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
