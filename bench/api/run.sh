@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
+invocation="bench/api/run.sh $*"
 build=${FLOTILLA_BUILD_DIR:-$root/build}
 rounds=3 duration=10s threads=2 results=""
 while [ $# -gt 0 ]; do
@@ -129,9 +130,13 @@ if [ -n "$results" ]; then
     echo
     echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -r)); load average before"
     echo "the run: $load_before (other work on the machine competes with both servers alike)."
-    echo "Command: \`cmake --build build --target flotillad flotilla api_floor_server && bench/api/run.sh\`"
+    echo "Command: \`cmake --build build --target flotillad flotilla api_floor_server && $invocation\`"
     echo
     echo "$summary"
+    echo
+    echo "Every round (requests/s, p50 µs, p99 µs, wrk timeouts), flotillad | floor:"
+    echo
+    for i in "${!ours[@]}"; do echo "- round $((i + 1)): ${ours[$i]} | ${theirs[$i]}"; done
   } >"$results"
   echo "wrote $results" >&2
 fi
