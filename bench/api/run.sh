@@ -96,6 +96,7 @@ for r in $(seq 1 "$rounds"); do
   echo "round $r: flotillad ${ours[-1]} | floor ${theirs[-1]}  (rps p50_us p99_us timeouts)" >&2
 done
 
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 body_bytes=$(wc -c <"$work/body.json")
 summary=$(python3 - "$body_bytes" "$threads" "$duration" "${ours[@]}" -- "${theirs[@]}" <<'PY'
 import statistics, sys
@@ -129,7 +130,8 @@ if [ -n "$results" ]; then
     echo "# bench/api results"
     echo
     echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -r)); load average before"
-    echo "the run: $load_before (other work on the machine competes with both servers alike)."
+    echo "the run: $load_before, after: $load_after (other work on the machine competes with both"
+    echo "servers alike)."
     echo "Command: \`cmake --build build --target flotillad flotilla api_floor_server && $invocation\`"
     echo
     echo "$summary"
