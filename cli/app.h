@@ -25,6 +25,10 @@ enum class Command {
   kTokenCreate,
   kTokenList,
   kTokenRevoke,
+  kVmAction,  // start, stop, force-stop, pause, resume, reboot (Invocation::action)
+  kVmStats,
+  kConsole,      // interactive, over the WebSocket
+  kConsoleTail,  // --tail: the REST tail, printed raw
 };
 
 struct Invocation {
@@ -33,7 +37,15 @@ struct Invocation {
   HttpRequest request;
   bool json = false;
   std::string subject;  // the NAME|ID the command acts on, for messages
+  std::string action;   // kVmAction: "start", "stop", "force-stop", ...
+  bool wait = true;     // kVmAction: poll the operation to its end (--no-wait: false)
+  // kVmAction: how long to wait for the operation (--timeout; for stop at least its
+  // --timeout-seconds plus kStopWaitSlack).
+  std::chrono::milliseconds wait_timeout{30000};
+  bool read_only = false;  // kConsole: --read-only
 };
+
+inline constexpr std::chrono::seconds kStopWaitSlack{10};
 
 // Help and --version print to `out` and yield kExitOk as the error; usage errors print to `err`
 // and yield kExitUsage. `in` is read for "--from-json -".

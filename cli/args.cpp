@@ -24,7 +24,17 @@ struct Values {
   std::int64_t vcpus = 0, memory_mib = 0;
   TokenCreateArgs token;
   std::int64_t expires_in = 0;
+  bool no_wait = false;
+  std::int64_t stop_timeout = 0;
+  bool read_only = false;
+  std::int64_t tail_bytes = 0;
 };
+
+constexpr const char* kActions[] = {"start", "stop", "force-stop", "pause", "resume", "reboot"};
+constexpr const char* kActionHelp[] = {
+    "Start a VM",         "Stop a VM gracefully (force after --timeout-seconds)",
+    "Stop a VM at once",  "Pause a running VM",
+    "Resume a paused VM", "Reboot a VM"};
 
 void add_global_options(CLI::App& app, Values& v) {
   app.add_option("--state-dir", v.connection.state_dir,
@@ -46,6 +56,10 @@ struct Subcommands {
   CLI::App *vm_list, *vm_show, *vm_create, *vm_delete, *host, *token_create, *token_list,
       *token_revoke;
   CLI::Option *vcpus, *memory, *kernel, *initrd, *cmdline, *restart, *from_json, *vm_name, *expires;
+  CLI::App* actions[std::size(kActions)];
+  CLI::Option* stop_timeout;
+  CLI::App *vm_stats, *console;
+  CLI::Option* tail;
 };
 
 Subcommands add_commands(CLI::App& app, Values& v) {
@@ -66,6 +80,28 @@ Subcommands add_commands(CLI::App& app, Values& v) {
   s.from_json = c->add_option("--from-json", v.from_json, "Create body from FILE, or - for stdin");
   s.vm_delete = vm->add_subcommand("delete", "Delete a stopped VM");
   s.vm_delete->add_option("vm", v.subject, "VM name or id")->required();
+  for (size_t i = 0; i < std::size(kActions); ++i) {
+    auto* a = vm->add_subcommand(kActions[i], kActionHelp[i]);
+    a->add_option("vm", v.subject, "VM name or id")->required();
+    a->add_flag("--no-wait", v.no_wait, "Return once the API accepted the request");
+    if (std::string_view(kActions[i]) == "stop") {
+      s.stop_timeout = a->add_option("--timeout-seconds", v.stop_timeout,
+                                     "Seconds the guest gets to power off before a force stop")
+                           ->check(CLI::Range(std::int64_t{0}, std::int64_t{86400}));
+    }
+    s.actions[i] = a;
+  }
+  s.vm_stats = vm->add_subcommand("stats", "Show a running VM's monitor counters");
+  s.vm_stats->add_option("vm", v.subject, "VM name or id")->required();
+  s.console = app.add_subcommand("console", "Attach to a VM's serial console (Ctrl-] detaches)");
+  s.console->add_option("vm", v.subject, "VM name or id")->required();
+  s.console->add_flag("--read-only", v.read_only, "Watch only: never send input");
+  s.tail = s.console
+               ->add_option("--tail", v.tail_bytes,
+                            "Print the last BYTES (default 16384, at most 65536) and exit")
+               ->expected(0, 1)
+               ->default_str("16384")
+               ->check(CLI::Range(std::int64_t{1}, std::int64_t{65536}));
   s.host = app.add_subcommand("host", "Show the host: cores, memory, KVM");
   auto* token = app.add_subcommand("token", "API tokens (admin)")->require_subcommand(1);
   s.token_create = token->add_subcommand("create", "Create a token; the secret is shown once");
@@ -140,7 +176,33 @@ Result<Invocation, UsageError> build(const Subcommands& s, Values& v, std::istre
     inv.command = Command::kTokenList, inv.request = token_list_request();
   } else if (s.token_revoke->parsed()) {
     inv.command = Command::kTokenRevoke, inv.request = token_revoke_request(v.subject);
+  } else if (s.vm_stats->parsed()) {
+    inv.command = Command::kVmStats, inv.request = vm_stats_request(v.subject);
+  } else if (s.console->parsed()) {
+    inv.read_only = v.read_only;
+    if (s.tail->count() > 0) {
+      inv.command = Command::kConsoleTail;
+      inv.request = console_tail_request(v.subject, v.tail_bytes);
+    } else {
+      inv.command = Command::kConsole;
+      inv.request = console_ws_request(v.subject, v.read_only);
+    }
   } else {
+    for (size_t i = 0; i < std::size(kActions); ++i) {
+      if (!s.actions[i]->parsed()) continue;
+      inv.command = Command::kVmAction;
+      inv.action = kActions[i];
+      inv.wait = !v.no_wait;
+      inv.wait_timeout = inv.connection.timeout;
+      std::optional<std::int64_t> stop_timeout = given(s.stop_timeout, v.stop_timeout);
+      if (inv.action == "stop") {  // the guest's grace period (the API's default: 30 s)
+        inv.wait_timeout = std::max<std::chrono::milliseconds>(
+            inv.wait_timeout, std::chrono::seconds(stop_timeout.value_or(30)) + kStopWaitSlack);
+      }
+      inv.request = vm_action_request(v.subject, inv.action,
+                                      inv.action == "stop" ? stop_timeout : std::nullopt);
+      return inv;
+    }
     return fail(UsageError{"no command given; see --help"});
   }
   return inv;

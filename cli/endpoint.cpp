@@ -77,6 +77,8 @@ std::string_view to_string(HttpErrorCode code) {
       return "timeout";
     case HttpErrorCode::kIo:
       return "io";
+    case HttpErrorCode::kClosed:
+      return "closed";
   }
   return "unknown";
 }

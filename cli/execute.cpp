@@ -1,9 +1,15 @@
 // execute: one request, then the outcome as text (people) or the API's JSON (--json).
+#include <unistd.h>
+
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/app.h"
+#include "cli/console.h"
 #include "cli/render.h"
+#include "cli/requests.h"
+#include "cli/websocket_client.h"
 
 namespace flotilla::cli {
 namespace {
@@ -46,8 +52,109 @@ std::string render(const Invocation& inv, const json& body) {
       return "deleted vm " + inv.subject + "\n";
     case Command::kTokenRevoke:
       return "revoked token " + inv.subject + "\n";
+    case Command::kVmAction:  // pause/resume answer with the VM
+      return render_vm(body);
+    case Command::kVmStats:
+      return render_flat(body);
+    case Command::kConsoleTail: {
+      const json& data = body.is_object() && body.contains("data") ? body["data"] : json();
+      return data.is_string() ? data.get<std::string>() : std::string();
+    }
+    case Command::kConsole:
+      return {};
   }
   return {};
+}
+
+int connection_error(const HttpError& e, std::ostream& err) {
+  err << "error: " << to_string(e.code) << ": " << e.message << "\n";
+  return kExitConnection;
+}
+
+std::string op_error_text(const json& op) {
+  if (!op.is_object() || !op.contains("error")) return "no reason given";
+  const json& e = op["error"];
+  if (e.is_string() && !e.get<std::string>().empty()) return e.get<std::string>();
+  if (e.is_object()) {
+    std::string code = e.value("code", std::string());
+    std::string message = e.value("message", std::string());
+    if (!code.empty() || !message.empty()) return code + (code.empty() ? "" : ": ") + message;
+  }
+  return "no reason given";
+}
+
+// Polls GET /v1/operations/{id} until the operation ends or the wait deadline passes, drawing a
+// progress bar on stderr when it is a terminal.
+int wait_for_operation(const Invocation& inv, HttpClient& client, json op, std::ostream& out,
+                       std::ostream& err) {
+  const bool tty = ::isatty(2) == 1;
+  const std::string id = op.value("id", std::string());
+  const std::string kind = op.value("kind", "vm." + inv.action);
+  const auto deadline = std::chrono::steady_clock::now() + inv.wait_timeout;
+  auto delay = std::chrono::milliseconds(50);
+  bool drawn = false;
+  for (;;) {
+    const std::string state = op.value("state", std::string());
+    const int progress = op.contains("progress") && op["progress"].is_number_integer()
+                             ? op["progress"].get<int>()
+                             : 0;
+    if (tty) {
+      err << "\r" << progress_bar(progress, kind) << "\x1b[K" << std::flush;
+      drawn = true;
+    }
+    if (state == "succeeded" || state == "failed" || state == "cancelled") {
+      if (drawn) err << "\n";
+      if (inv.json) out << op.dump() << "\n";
+      if (state == "succeeded") {
+        if (!inv.json) out << kind << " " << inv.subject << ": succeeded\n";
+        return kExitOk;
+      }
+      err << "error: " << kind << " " << inv.subject << " " << state << ": " << op_error_text(op)
+          << "\n";
+      return kExitApiError;
+    }
+    if (std::chrono::steady_clock::now() + delay > deadline) {
+      if (drawn) err << "\n";
+      err << "error: timeout: operation " << id << " (" << kind << ") still " << state << " after "
+          << inv.wait_timeout.count() / 1000.0
+          << " s; see flotilla --json ... or GET /v1/operations/" << id << "\n";
+      return kExitConnection;
+    }
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(500));
+    auto r = client.send(operation_request(id));
+    if (!r) {
+      if (drawn) err << "\n";
+      return connection_error(r.error(), err);
+    }
+    if (r->status != 200) {
+      if (drawn) err << "\n";
+      return report_api_error(*r, err);
+    }
+    op = json::parse(r->body, nullptr, false);
+    if (!op.is_object()) {
+      if (drawn) err << "\n";
+      err << "error: io: the server's response is not JSON\n";
+      return kExitConnection;
+    }
+  }
+}
+
+int execute_console(const Invocation& inv, const ResolvedConnection& resolved, std::ostream& err) {
+  auto ws = WebSocketClient::connect(resolved.options, inv.request);
+  if (!ws) {
+    if (ws.error().response) {
+      if (ws.error().response->status == 401 && !resolved.token_warning.empty()) {
+        err << "hint: " << resolved.token_warning << "\n";
+      }
+      return report_api_error(*ws.error().response, err);
+    }
+    return connection_error(ws.error().error, err);
+  }
+  ConsoleRunOptions options;
+  options.subject = inv.subject;
+  options.read_only = inv.read_only;
+  return run_console(*ws, options, err);
 }
 
 bool has_body(Command command) {
@@ -62,6 +169,7 @@ int execute(const Invocation& inv, std::ostream& out, std::ostream& err) {
     err << "error: usage: " << resolved.error().message << "\n";
     return kExitUsage;
   }
+  if (inv.command == Command::kConsole) return execute_console(inv, *resolved, err);
   auto client = HttpClient::create(resolved->options);
   if (!client) {
     err << "error: " << to_string(client.error().code) << ": " << client.error().message << "\n";
@@ -79,6 +187,14 @@ int execute(const Invocation& inv, std::ostream& out, std::ostream& err) {
     }
     return report_api_error(*response, err);
   }
+  if (inv.command == Command::kVmAction && response->status == 202 && inv.wait) {
+    json op = json::parse(response->body, nullptr, false);
+    if (!op.is_object()) {
+      err << "error: io: the server's response is not JSON\n";
+      return kExitConnection;
+    }
+    return wait_for_operation(inv, *client, std::move(op), out, err);
+  }
   if (inv.json) {
     if (!response->body.empty()) {
       out << response->body;
@@ -93,6 +209,10 @@ int execute(const Invocation& inv, std::ostream& out, std::ostream& err) {
       err << "error: io: the server's response is not JSON\n";
       return kExitConnection;
     }
+  }
+  if (inv.command == Command::kVmAction && response->status == 202) {
+    out << render_operation(body);  // --no-wait
+    return kExitOk;
   }
   out << render(inv, body);
   if (inv.command == Command::kTokenCreate) {

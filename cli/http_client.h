@@ -35,6 +35,7 @@ enum class HttpErrorCode {
   kTls,         // handshake or certificate verification failed
   kTimeout,     // no answer before the deadline
   kIo,          // read/write failed or the response was not valid HTTP
+  kClosed,      // the WebSocket was closed by the peer (websocket_client.h)
 };
 
 struct HttpError {

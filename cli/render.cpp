@@ -184,4 +184,41 @@ std::string render_token(const json& token) {
   return render_key_values(pairs);
 }
 
+std::string render_operation(const json& op) {
+  return render_key_values(Pairs{
+      {"id", text(op, "id")},
+      {"kind", text(op, "kind")},
+      {"target", text(op, "target")},
+      {"state", text(op, "state")},
+      {"progress", text(op, "progress")},
+      {"error", text(op, "error")},
+      {"created_at", text(op, "created_at")},
+      {"updated_at", text(op, "updated_at")},
+  });
+}
+
+namespace {
+
+void flatten(const json& value, const std::string& path, Pairs& out) {
+  if (value.is_object() && !value.empty()) {
+    for (const auto& [key, item] : value.items()) {
+      flatten(item, path.empty() ? key : path + "." + key, out);
+    }
+  } else if (value.is_array() && !value.empty()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      flatten(value[i], path + "[" + std::to_string(i) + "]", out);
+    }
+  } else {
+    out.emplace_back(path.empty() ? "value" : path, text(value));
+  }
+}
+
+}  // namespace
+
+std::string render_flat(const json& value) {
+  Pairs pairs;
+  flatten(value, "", pairs);
+  return render_key_values(pairs);
+}
+
 }  // namespace flotilla::cli

@@ -13,6 +13,10 @@ std::string render_vm(const nlohmann::json& vm);
 std::string render_host(const nlohmann::json& host);
 std::string render_token_list(const nlohmann::json& list);  // {"items":[token...]}
 std::string render_token(const nlohmann::json& token);      // includes the secret when present
+std::string render_operation(const nlohmann::json& op);
+// Any JSON object as "path: value" lines, nested keys joined with '.' and array items as
+// [i] ("exits.io:  12", "vcpus[0]:  running"): for /v1/vms/{id}/stats, whose fields grow.
+std::string render_flat(const nlohmann::json& value);
 
 // 1536 → "1.5 KiB"; exact multiples print without decimals ("128 MiB").
 std::string format_bytes(std::uint64_t bytes);

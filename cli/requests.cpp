@@ -1,5 +1,6 @@
 #include "cli/requests.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -93,6 +94,51 @@ HttpRequest token_list_request() {
 
 HttpRequest token_revoke_request(std::string_view id) {
   return make("DELETE", "/v1/tokens/" + encode_path_segment(id));
+}
+
+HttpRequest vm_action_request(std::string_view name_or_id, std::string_view action,
+                              std::optional<std::int64_t> stop_timeout_seconds) {
+  std::string target = vm_target(name_or_id) + "/" + std::string(action);
+  if (stop_timeout_seconds && action == "stop") {
+    target += "?timeout_seconds=" + std::to_string(*stop_timeout_seconds);
+  }
+  return make("POST", std::move(target));
+}
+
+HttpRequest operation_request(std::string_view id) {
+  return make("GET", "/v1/operations/" + encode_path_segment(id));
+}
+
+HttpRequest vm_stats_request(std::string_view name_or_id) {
+  return make("GET", vm_target(name_or_id) + "/stats");
+}
+
+HttpRequest console_tail_request(std::string_view name_or_id, std::optional<std::int64_t> bytes) {
+  std::string target = vm_target(name_or_id) + "/console";
+  if (bytes) target += "?bytes=" + std::to_string(*bytes);
+  return make("GET", std::move(target));
+}
+
+HttpRequest console_ws_request(std::string_view name_or_id, bool read_only) {
+  return make("GET", vm_target(name_or_id) + "/console/ws" + (read_only ? "?mode=read" : ""));
+}
+
+std::string progress_bar(int percent, std::string_view kind, int width) {
+  percent = std::clamp(percent, 0, 100);
+  width = std::max(width, 1);
+  const int filled = percent * width / 100;
+  std::string bar = "[";
+  for (int i = 0; i < width; ++i) {
+    if (i < filled - 1 || (i == filled - 1 && percent == 100)) {
+      bar += '=';
+    } else if (i == filled - 1) {
+      bar += '>';
+    } else {
+      bar += ' ';
+    }
+  }
+  bar += "] " + std::to_string(percent) + "% " + std::string(kind);
+  return bar;
 }
 
 }  // namespace flotilla::cli

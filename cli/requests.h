@@ -45,4 +45,20 @@ HttpRequest token_create_request(const TokenCreateArgs& args);
 HttpRequest token_list_request();
 HttpRequest token_revoke_request(std::string_view id);
 
+// Lifecycle: POST /v1/vms/{vm}/<action> with no body. action: start, stop, force-stop, pause,
+// resume, reboot; stop_timeout_seconds only for stop (?timeout_seconds=N).
+HttpRequest vm_action_request(std::string_view name_or_id, std::string_view action,
+                              std::optional<std::int64_t> stop_timeout_seconds = std::nullopt);
+HttpRequest operation_request(std::string_view id);
+HttpRequest vm_stats_request(std::string_view name_or_id);
+// GET /v1/vms/{vm}/console[?bytes=N]
+HttpRequest console_tail_request(std::string_view name_or_id,
+                                 std::optional<std::int64_t> bytes = std::nullopt);
+// The WebSocket handshake target /v1/vms/{vm}/console/ws[?mode=read]
+HttpRequest console_ws_request(std::string_view name_or_id, bool read_only);
+
+// The text progress bar of a waiting lifecycle command: "[=====>    ] 60% vm.start" (width
+// counts the characters between the brackets; percent is clamped to 0..100).
+std::string progress_bar(int percent, std::string_view kind, int width = 20);
+
 }  // namespace flotilla::cli
