@@ -2,7 +2,11 @@
 // guest, an in-process Api + HttpServer (TCP and Unix socket) whose VmControl returns that
 // monitor's real control socket, real clients (cli::HttpClient, cli::WebSocketClient) and the
 // real `flotilla` binary.
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <termios.h>
 
 #include <atomic>
 #include <regex>
@@ -424,6 +428,56 @@ TEST_F(ConsoleTest, TheCliConsoleWorksThroughAPipe) {
       run_flotilla({"console", "nope", "--url", url(), "--token", tokens_[Role::operator_]}, env);
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("not_found"), std::string::npos) << missing.err;
+}
+
+// On a terminal: raw mode while attached (the guest, not the tty, echoes), Ctrl-] detaches,
+// and the terminal's settings are back afterwards.
+TEST_F(ConsoleTest, TheCliConsoleOnATerminalIsRawAndCtrlRightBracketDetaches) {
+  const std::string u = url(), token = tokens_[Role::operator_];
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0) << "forkpty: " << std::strerror(errno);
+  if (pid == 0) {
+    ::execl(FLOTILLA_CLI_PATH, "flotilla", "console", "probe", "--url", u.c_str(), "--token",
+            token.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  UniqueFd m(master);
+  std::string out;
+  auto read_until = [&](const std::string& needle, ConsoleClock::duration timeout) {
+    const auto deadline = ConsoleClock::now() + timeout;
+    while (out.find(needle) == std::string::npos && ConsoleClock::now() < deadline) {
+      pollfd p{m.get(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::read(m.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out.find(needle) != std::string::npos;
+  };
+  ASSERT_TRUE(read_until("Ctrl-] to detach", 10s)) << out;
+  ASSERT_TRUE(read_until("read-write", 10s)) << out;
+  struct termios attached {};
+  ASSERT_EQ(::tcgetattr(m.get(), &attached), 0);
+  EXPECT_EQ(attached.c_lflag & (ICANON | ECHO), 0u) << "not in raw mode";
+  ASSERT_EQ(::write(m.get(), "echo ttyok\r", 11), 11);
+  EXPECT_TRUE(read_until("ttyok\r\nOK", 10s)) << out;
+  ASSERT_EQ(::write(m.get(), "\x1d", 1), 1);
+  EXPECT_TRUE(read_until("detached", 10s)) << out;
+  struct termios after {};
+  ASSERT_EQ(::tcgetattr(m.get(), &after), 0);
+  EXPECT_EQ(after.c_lflag & (ICANON | ECHO), static_cast<tcflag_t>(ICANON | ECHO))
+      << "terminal not restored";
+  int status = 0;
+  const auto deadline = ConsoleClock::now() + 10s;
+  pid_t r = 0;
+  while ((r = ::waitpid(pid, &status, WNOHANG)) == 0 && ConsoleClock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  if (r == 0) ::kill(pid, SIGKILL), ::waitpid(pid, &status, 0);
+  ASSERT_EQ(r, pid) << "flotilla console did not exit after Ctrl-]";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST_F(ConsoleTest, TheConsoleWorksOverTls) {
