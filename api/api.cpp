@@ -158,6 +158,7 @@ std::unique_ptr<Api> Api::create(ApiDeps deps) {
   routes::add_system_routes(impl->table);
   routes::add_host_routes(impl->table);
   routes::add_vm_routes(impl->table);
+  routes::add_vm_action_routes(impl->table);
   routes::add_operation_routes(impl->table);
   routes::add_token_routes(impl->table);
   routes::add_console_routes(impl->table);

@@ -55,3 +55,14 @@ ApiResult<std::optional<uint64_t>> parse_if_match(std::string_view header_value)
 bool is_json_content_type(std::string_view content_type);
 
 }  // namespace flotilla::api
+
+namespace flotilla::api {
+
+// The value of query parameter `key` in a request target ("/p?a=1&b=x"), percent-decoded, or
+// nullopt when absent. A key given twice is a bad_request (ambiguous).
+ApiResult<std::optional<std::string>> query_param(std::string_view target, std::string_view key);
+// An integer query parameter in [min, max] (422 validation_failed naming it otherwise).
+ApiResult<std::optional<int64_t>> query_int(std::string_view target, std::string_view key,
+                                            int64_t min, int64_t max);
+
+}  // namespace flotilla::api

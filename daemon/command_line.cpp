@@ -26,6 +26,8 @@ std::optional<int> parse_command_line(int argc, char** argv, ConfigOverrides& ou
   add_opt(app, "--tls-cert", out.tls_cert, "PEM certificate chain (TLS on the TCP listener)");
   add_opt(app, "--tls-key", out.tls_key, "PEM private key");
   add_opt(app, "--log-level", out.log_level, "trace|debug|info|warn|error|critical|off");
+  add_opt(app, "--vmm-binary", out.vmm_binary,
+          "flotilla-vmm to run guests with (default: beside flotillad, or build/vmm/)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,7 @@
 #include "daemon/config.h"
 
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -76,6 +77,7 @@ std::optional<ConfigError> apply_tls(const json& t, DaemonConfig& c) {
 std::optional<ConfigError> apply_key(const std::string& key, const json& v, DaemonConfig& c) {
   if (key == "state_dir") return read_str(v, key, c.state_dir);
   if (key == "unix_socket") return read_str(v, key, c.unix_socket);
+  if (key == "vmm_binary") return read_str(v, key, c.vmm_binary);
   if (key == "log_level") {
     if (auto e = read_str(v, key, c.log_level)) return e;
     if (!is_log_level(c.log_level)) return err("log_level: unknown level '" + c.log_level + "'");
@@ -157,6 +159,7 @@ Result<DaemonConfig, ConfigError> load_config(const ConfigOverrides& o) {
   if (o.unix_socket) c.unix_socket = *o.unix_socket;
   if (o.tls_cert) c.tls_cert = *o.tls_cert;
   if (o.tls_key) c.tls_key = *o.tls_key;
+  if (o.vmm_binary) c.vmm_binary = *o.vmm_binary;
   if (o.log_level) {
     if (!is_log_level(*o.log_level)) return fail(err("--log-level: unknown level"));
     c.log_level = *o.log_level;
@@ -168,6 +171,19 @@ Result<DaemonConfig, ConfigError> load_config(const ConfigOverrides& o) {
   }
   if (auto e = check(c)) return fail(*e);
   return c;
+}
+
+// Installed, flotilla-vmm sits beside flotillad; in the build tree it is in build/vmm/.
+std::string DaemonConfig::resolved_vmm_binary() const {
+  if (!vmm_binary.empty()) return vmm_binary;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "flotilla-vmm";
+  for (const auto& candidate : {self.parent_path() / "flotilla-vmm",
+                                self.parent_path().parent_path() / "vmm" / "flotilla-vmm"}) {
+    if (std::filesystem::exists(candidate, ec)) return candidate.string();
+  }
+  return (self.parent_path() / "flotilla-vmm").string();
 }
 
 std::string DaemonConfig::unix_socket_path() const {

@@ -32,6 +32,9 @@ struct DaemonConfig {
   uint64_t body_limit_bytes = 1024 * 1024;
   uint32_t header_limit_bytes = 16 * 1024;
   int drain_timeout_ms = 10000;
+  std::string vmm_binary;  // "" → flotilla-vmm beside flotillad, or in the build tree's vmm/
+
+  std::string resolved_vmm_binary() const;
 
   std::string unix_socket_path() const;  // resolved, "" for none
   api::ServerOptions server_options() const;
@@ -46,6 +49,7 @@ struct ConfigOverrides {
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
   std::optional<std::string> log_level;
+  std::optional<std::string> vmm_binary;
 };
 
 // Parses the JSON config text (unknown keys, wrong types and bad values are errors).

@@ -14,6 +14,7 @@
 #include "daemon/logging.h"
 #include "daemon/operations.h"
 #include "daemon/state_files.h"
+#include "daemon/supervisor.h"
 #include "daemon/systemd_notify.h"
 #include "storage/state_store.h"
 
@@ -108,6 +109,21 @@ class Signals {
   net::steady_timer watchdog_;
 };
 
+SupervisorOptions supervisor_options(const DaemonConfig& cfg, const std::string& host_id) {
+  SupervisorOptions o;
+  o.state_dir = cfg.state_dir;
+  o.vmm_binary = cfg.resolved_vmm_binary();
+  const api::HostInfo host = collect_host_info(host_id);
+  o.host_memory_bytes = static_cast<uint64_t>(host.memory_bytes);
+  for (const auto& [name, value] : host.kvm.capabilities) {
+    if (name == "MAX_VCPUS" && std::holds_alternative<int64_t>(value) &&
+        std::get<int64_t>(value) > 0) {
+      o.max_vcpus = static_cast<uint32_t>(std::min<int64_t>(std::get<int64_t>(value), 254));
+    }
+  }
+  return o;
+}
+
 int fatal(const std::string& what) {
   spdlog::critical("{}", what);
   return 1;
@@ -130,7 +146,11 @@ int run_daemon(const ConfigOverrides& overrides) {
 
   OperationRunner operations(**store);
   const std::string id = *host_id;
-  auto api = api::Api::create({store->get(), [id] { return collect_host_info(id); }, {}});
+  auto supervisor = Supervisor::create(**store, operations, supervisor_options(cfg, id));
+  if (!supervisor) return fatal(supervisor.error().message);
+  (*supervisor)->recover();
+  auto api = api::Api::create(
+      {store->get(), [id] { return collect_host_info(id); }, {}, supervisor->get()});
   auto server = api::HttpServer::create(cfg.server_options(), *api);
   if (!server) return fatal(server.error().message);
 
@@ -147,6 +167,7 @@ int run_daemon(const ConfigOverrides& overrides) {
   ioc.run();
   (*server)->shutdown();
   operations.stop();
+  (*supervisor)->stop();  // the monitors keep running; the next flotillad re-attaches
   spdlog::info("stopped");
   return 0;
 }

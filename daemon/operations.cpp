@@ -1,17 +1,22 @@
 #include "daemon/operations.h"
 
 #include <pthread.h>
+
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 namespace flotilla::daemon {
 
 using storage::OperationState;
 
-OperationRunner::OperationRunner(storage::StateStore& store) : store_(store) {
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "operations");
-    loop();
-  });
+OperationRunner::OperationRunner(storage::StateStore& store, int threads) : store_(store) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this, i] {
+      const std::string name = "operations-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      loop();
+    });
+  }
 }
 
 OperationRunner::~OperationRunner() {
@@ -37,7 +42,7 @@ void OperationRunner::stop() {
   std::deque<Job> dropped;
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
+    if (stopping_ && threads_.empty()) return;
     stopping_ = true;
     dropped.swap(queue_);
     cv_.notify_all();
@@ -45,7 +50,8 @@ void OperationRunner::stop() {
   for (auto& job : dropped) {
     (void)store_.update_operation(job.id, OperationState::cancelled, 0, "daemon stopping");
   }
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
 }
 
 void OperationRunner::loop() {

@@ -1,6 +1,7 @@
-// OperationRunner: runs asynchronous operations (start, snapshot, import, ...) one at a time on
-// its own thread ("operations"), recording state and progress in the store. Lifecycle work
-// arrives with later issues; they submit here and return the operation record (202).
+// OperationRunner: runs asynchronous operations (start, stop, snapshot, import, ...) on a small
+// pool of threads ("operations-<n>"), recording state and progress in the store. Operations
+// that touch the same resource serialise themselves (the supervisor holds a per-VM lock); the
+// pool only keeps a 30-second graceful stop from holding up every other VM's start.
 #pragma once
 
 #include <condition_variable>
@@ -9,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "storage/state_store.h"
 
@@ -20,7 +22,7 @@ class OperationRunner {
   // Returns "" on success or the error text the operation fails with.
   using Work = std::function<std::string(const Progress&)>;
 
-  explicit OperationRunner(storage::StateStore& store);
+  explicit OperationRunner(storage::StateStore& store, int threads = 8);
   ~OperationRunner();  // stop()
   OperationRunner(const OperationRunner&) = delete;
   OperationRunner& operator=(const OperationRunner&) = delete;
@@ -44,7 +46,7 @@ class OperationRunner {
   std::condition_variable cv_;
   std::deque<Job> queue_;  // GUARDED_BY(mu_)
   bool stopping_ = false;  // GUARDED_BY(mu_)
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace flotilla::daemon

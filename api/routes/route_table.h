@@ -42,6 +42,7 @@ using RouteTable = std::vector<Route>;
 void add_system_routes(RouteTable& table);
 void add_host_routes(RouteTable& table);
 void add_vm_routes(RouteTable& table);
+void add_vm_action_routes(RouteTable& table);
 void add_operation_routes(RouteTable& table);
 void add_token_routes(RouteTable& table);
 void add_console_routes(RouteTable& table);  // console.cpp

@@ -23,6 +23,7 @@ ApiResult<ApiResponse> metrics(RequestContext& ctx) {
   r.status = 200;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = ctx.metrics.render(counts);
+  if (ctx.deps.vms) r.body += ctx.deps.vms->metrics_text();
   return r;
 }
 
