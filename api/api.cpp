@@ -99,7 +99,8 @@ ApiResponse Api::Impl::dispatch(const ApiRequest& req, const std::string& id,
     // ?access_token= (only there, and only without an Authorization header).
     std::string authorization(req.header("authorization"));
     if (authorization.empty() && route.info.pattern == routes::kConsoleWsRoute) {
-      if (auto t = routes::query_param(req.target, "access_token")) authorization = "Bearer " + *t;
+      auto t = query_param(req.target, "access_token");
+      if (t && *t) authorization = "Bearer " + **t;
     }
     auto token = authenticate(*deps.store, tokens, authorization, ctx.now_ms);
     if (!token) {

@@ -39,13 +39,14 @@ ApiResult<std::optional<std::string>> query_param(std::string_view target, std::
   const size_t q = target.find('?');
   if (q == std::string_view::npos) return std::optional<std::string>();
   std::string_view rest = target.substr(q + 1);
+  rest = rest.substr(0, rest.find('#'));
   std::optional<std::string> found;
   while (!rest.empty()) {
     const size_t amp = rest.find('&');
     const std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != key) continue;
+    if (percent_decode(pair.substr(0, eq)) != std::optional<std::string>(key)) continue;
     if (found) {
       return fail(api_error(ApiErrc::bad_request,
                             "query parameter '" + std::string(key) + "' is given twice",

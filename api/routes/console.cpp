@@ -1,42 +1,14 @@
 // /v1/vms/{id}/console: the guest's recent console output (REST) and the interactive console
 // (WebSocket upgrade; the transport in api/server relays bytes to the monitor).
-#include <charconv>
-
+#include "api/request_parsing.h"
 #include "api/routes/route_table.h"
 
 namespace flotilla::api::routes {
 
 namespace {
 
-constexpr size_t kDefaultTailBytes = 16384;
-constexpr size_t kMaxTailBytes = 65536;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding of one query component ('+' is a space, as in forms); nullopt when malformed.
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] != '%') {
-      out.push_back(s[i]);
-    } else {
-      if (i + 2 >= s.size()) return std::nullopt;
-      const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    }
-  }
-  return out;
-}
+constexpr int64_t kDefaultTailBytes = 16384;
+constexpr int64_t kMaxTailBytes = 65536;
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -62,17 +34,9 @@ bool wants_websocket(std::string_view upgrade) {
 }
 
 ApiResult<ApiResponse> console_tail(RequestContext& ctx) {
-  size_t bytes = kDefaultTailBytes;
-  if (auto text = query_param(ctx.request.target, "bytes")) {
-    uint64_t n = 0;
-    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
-    if (ec != std::errc() || end != text->data() + text->size() || n < 1 || n > kMaxTailBytes) {
-      return fail(api_error(ApiErrc::validation_failed,
-                            "bytes: must be an integer from 1 to " + std::to_string(kMaxTailBytes),
-                            "bytes"));
-    }
-    bytes = n;
-  }
+  auto asked = query_int(ctx.request.target, "bytes", 1, kMaxTailBytes);
+  if (!asked) return fail(asked.error());
+  const size_t bytes = asked->value_or(kDefaultTailBytes);
   auto vm = resolve_vm(ctx, ctx.params[0]);
   if (!vm) return fail(vm.error());
   if (ctx.deps.vms == nullptr) {
@@ -91,10 +55,12 @@ ApiResult<ApiResponse> console_ws(RequestContext& ctx) {
                           "Upgrade"));
   }
   bool read_only = false;
-  if (auto mode = query_param(ctx.request.target, "mode")) {
-    if (*mode == "read") {
+  auto mode = query_param(ctx.request.target, "mode");
+  if (!mode) return fail(mode.error());
+  if (*mode) {
+    if (**mode == "read") {
       read_only = true;
-    } else if (*mode != "write") {
+    } else if (**mode != "write") {
       return fail(api_error(ApiErrc::validation_failed, "mode: must be 'read' or 'write'", "mode"));
     }
   }
@@ -117,29 +83,6 @@ ApiResult<ApiResponse> console_ws(RequestContext& ctx) {
 }
 
 }  // namespace
-
-std::optional<std::string> query_param(std::string_view target, std::string_view name) {
-  const size_t q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  std::string_view query = target.substr(q + 1);
-  const size_t hash = query.find('#');
-  if (hash != std::string_view::npos) query = query.substr(0, hash);
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    const size_t eq = pair.find('=');
-    const std::string_view key = pair.substr(0, eq);
-    if (auto decoded = percent_decode(key); decoded && *decoded == name) {
-      const std::string_view value =
-          eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-      // A value that does not decode is returned as sent, so the caller's check names it.
-      return percent_decode(value).value_or(std::string(value));
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
 
 void add_console_routes(RouteTable& t) {
   t.push_back({{"GET", std::string(kConsoleRoute), RouteClass::console}, "", false, console_tail});

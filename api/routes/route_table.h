@@ -50,8 +50,6 @@ void add_console_routes(RouteTable& table);  // console.cpp
 // The console routes (console.cpp); the WebSocket one also takes ?access_token= (api.cpp).
 inline constexpr std::string_view kConsoleRoute = "/v1/vms/{id}/console";
 inline constexpr std::string_view kConsoleWsRoute = "/v1/vms/{id}/console/ws";
-// The percent-decoded value of query parameter `name` in a request target, nullopt if absent.
-std::optional<std::string> query_param(std::string_view target, std::string_view name);
 
 // Helpers shared by the route files.
 ApiResponse json_response(int status, const nlohmann::json& body);

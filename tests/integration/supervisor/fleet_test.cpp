@@ -32,8 +32,8 @@ int monitors_of(const std::string& state_dir) {
     std::ifstream in(e.path() / "cmdline");
     std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const std::string argv0 = cmd.substr(0, cmd.find('\0'));
-    if (argv0.size() >= 12 && argv0.ends_with("flotilla-vmm") && cmd.find(state_dir) != std::string::npos &&
-        process_exists(std::stoi(pid))) {
+    if (argv0.size() >= 12 && argv0.ends_with("flotilla-vmm") &&
+        cmd.find(state_dir) != std::string::npos && process_exists(std::stoi(pid))) {
       ++n;
     }
   }
@@ -93,10 +93,10 @@ TEST(FleetTest, TwentyGuestsStartAndStopConcurrentlyWithoutLeaks) {
   EXPECT_TRUE(sockets_in(daemon->state_dir() + "/run").empty());
   // Client connections close asynchronously: give the server a moment to see the last one go.
   const auto fd_deadline = Clock::now() + 3s;
-  while (open_fds(daemon->pid()) != fds_before && Clock::now() < fd_deadline) {
+  while (open_fds(daemon->pid()) > fds_before && Clock::now() < fd_deadline) {
     std::this_thread::sleep_for(20ms);
   }
-  EXPECT_EQ(open_fds(daemon->pid()), fds_before);
+  EXPECT_LE(open_fds(daemon->pid()), fds_before);  // the baseline may hold a client connection
   // Every monitor was reaped by the daemon: no zombie children left.
   int zombies = 0;
   for (const auto& e : std::filesystem::directory_iterator("/proc")) {
