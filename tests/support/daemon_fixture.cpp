@@ -33,8 +33,29 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+namespace {
+
+// Guests' monitors outlive flotillad by design; a test that ends (or fails) must not leave the
+// ones its daemon started running. They are found by their --config path in the state folder.
+void kill_monitors_under(const std::string& state_dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string argv0 = cmd.substr(0, cmd.find('\0'));
+    if (argv0.ends_with("flotilla-vmm") && cmd.find(state_dir + "/") != std::string::npos) {
+      ::kill(static_cast<pid_t>(std::stol(name)), SIGKILL);
+    }
+  }
+}
+
+}  // namespace
+
 FlotilladProcess::~FlotilladProcess() {
   if (running()) kill_hard();
+  if (tmp_) kill_monitors_under(state_dir());
 }
 
 std::string FlotilladProcess::state_dir() const {

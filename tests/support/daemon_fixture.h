@@ -50,7 +50,9 @@ class FlotilladProcess {
  public:
   // Starts flotillad --state-dir <tmp>/state --listen 127.0.0.1:0 and waits for its listening line.
   static Result<std::unique_ptr<FlotilladProcess>, SimpleError> start(DaemonOptions options = {});
-  ~FlotilladProcess();  // SIGKILLs a still running daemon, then removes the temp folder
+  // SIGKILLs a still running daemon and every flotilla-vmm it left running, then removes the
+  // temp folder.
+  ~FlotilladProcess();
 
   // Starts the daemon again in the same state folder (after stop()/kill()); port changes.
   Result<void, SimpleError> restart();
