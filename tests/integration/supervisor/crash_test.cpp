@@ -83,3 +83,31 @@ TEST(CrashTest, GuestPowerOffIsStoppedNotCrashed) {
 
 }  // namespace
 }  // namespace flotilla::supervisor_test
+
+namespace flotilla::supervisor_test {
+namespace {
+
+TEST(CrashTest, AlwaysPolicyRestartsAGuestThatPoweredOff) {
+  auto daemon = start_daemon();
+  ASSERT_NE(daemon, nullptr);
+  Fleet f(*daemon);
+  const std::string id = f.create("evergreen", {{"restart", "always"}});
+  f.act_and_wait(id, "start");
+  ASSERT_TRUE(f.wait_console(id, "flotilla-probe ready"));
+  const int64_t first = f.monitor_pid(id);
+  auto c = ControlClient::connect(f.control_socket(id), 5s);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->request({{"cmd", "console"}, {"write", true}}, 5s));
+  c->send_raw("poweroff\r");
+  ASSERT_TRUE(f.wait_state(id, "stopped", 10s)) << f.vm(id).dump();
+  ASSERT_TRUE(f.wait_state(id, "running", 10s)) << f.vm(id).dump() << daemon->stderr_log();
+  EXPECT_EQ(f.vm(id).value("desired_state", ""), "running");
+  EXPECT_NE(f.monitor_pid(id), first);
+  // A user's stop is final even under "always".
+  f.act_and_wait(id, "force-stop");
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(f.state(id), "stopped");
+}
+
+}  // namespace
+}  // namespace flotilla::supervisor_test
