@@ -103,6 +103,14 @@ void SupervisorImpl::watch(const EntryPtr& e, uint64_t run) {
   });
 }
 
+// The restart policy: while the user wants the VM running, `always` restarts any end and
+// `on-crash` restarts crashes (`clean`: the guest powered off).
+bool SupervisorImpl::wants_restart(const storage::VmRecord& vm, bool clean) const {
+  if (vm.desired != VmState::running) return false;
+  return vm.spec.restart == storage::RestartPolicy::always ||
+         (!clean && vm.spec.restart == storage::RestartPolicy::on_crash);
+}
+
 std::string SupervisorImpl::crash_reason(const Entry& e, const MonitorExit& x) const {
   std::string reason = "monitor " + x.reason;
   if (x.exit_code != 0) {
@@ -132,6 +140,7 @@ void SupervisorImpl::on_exit(const EntryPtr& e, uint64_t run) {
     return settle(*e, VmState::stopped, "");
   }
   if (x.exit_code == 2) {
+    (void)store_.set_vm_desired_state(e->vm_id, VmState::stopped);  // no restart can help
     return settle(*e, VmState::stopped,
                   "flotilla-vmm refused the definition: " + last_lines(e->paths.monitor_log, 1));
   }
@@ -144,10 +153,8 @@ void SupervisorImpl::on_exit(const EntryPtr& e, uint64_t run) {
   }
   auto now = store_.get_vm(e->vm_id);
   if (!now) return;
-  const auto policy = now->spec.restart;
   const bool wanted = now->desired == VmState::running;
-  if (wanted && (policy == storage::RestartPolicy::always ||
-                 (!clean && policy == storage::RestartPolicy::on_crash))) {
+  if (wants_restart(*now, clean)) {
     schedule_restart(e, *now);
   } else if (clean && wanted) {
     (void)store_.set_vm_desired_state(e->vm_id, VmState::stopped);
@@ -297,17 +304,23 @@ void SupervisorImpl::recover() {
     }
     ::unlink(e->paths.control_socket.c_str());
     ::unlink(e->paths.runtime.c_str());
-    if (!active) continue;
-    const MonitorExit x = collect_exit(-1, false, e->paths);
-    if (e->stop_requested || vm.actual == VmState::stopping || x.clean) {
-      settle(*e, VmState::stopped, x.clean ? "the guest powered off while flotillad was down" : "");
+    if (!active) {
+      // A restart the previous flotillad had scheduled but not yet run is still owed.
+      if (!alive && wants_restart(vm, vm.actual == VmState::stopped)) schedule_restart(e, vm);
       continue;
     }
-    settle(*e, VmState::crashed, crash_reason(*e, x) + " (while flotillad was down)");
+    const MonitorExit x = collect_exit(-1, false, e->paths);
+    if (e->stop_requested || vm.actual == VmState::stopping) {
+      settle(*e, VmState::stopped, "");
+      continue;
+    }
+    if (x.clean) {
+      settle(*e, VmState::stopped, "the guest powered off while flotillad was down");
+    } else {
+      settle(*e, VmState::crashed, crash_reason(*e, x) + " (while flotillad was down)");
+    }
     auto now = store_.get_vm(vm.id);
-    if (now && now->desired == VmState::running &&
-        now->spec.restart != storage::RestartPolicy::never)
-      schedule_restart(e, *now);
+    if (now && wants_restart(*now, x.clean)) schedule_restart(e, *now);
   }
 }
 

@@ -67,6 +67,7 @@ class SupervisorImpl final : public Supervisor {
   void schedule_restart(const EntryPtr& e, const storage::VmRecord& vm);
   void restart_now(const EntryPtr& e, uint64_t epoch);
   std::string crash_reason(const Entry& e, const MonitorExit& x) const;
+  bool wants_restart(const storage::VmRecord& vm, bool clean) const;
 
   // Operation bodies (no lock held on entry).
   std::string wait_ready(const EntryPtr& e, uint64_t run, const OperationRunner::Progress& p);

@@ -54,3 +54,26 @@ TEST(DaemonRestartTest, GuestsSurviveAndAreReattached) {
 
 }  // namespace
 }  // namespace flotilla::supervisor_test
+
+namespace flotilla::supervisor_test {
+namespace {
+
+TEST(DaemonRestartTest, ARestartOwedByThePreviousDaemonIsCarriedOut) {
+  auto daemon = start_daemon();
+  ASSERT_NE(daemon, nullptr);
+  Fleet f(*daemon);
+  const std::string id = f.create("owed", {{"restart", "on-crash"}});
+  f.act_and_wait(id, "start");
+  ASSERT_TRUE(f.wait_console(id, "flotilla-probe ready"));
+  ASSERT_EQ(::kill(static_cast<pid_t>(f.monitor_pid(id)), SIGKILL), 0);
+  ASSERT_TRUE(f.wait_state(id, "crashed", 5s));
+  daemon->kill_hard();  // inside the 1 s back-off: the restart has not happened yet
+  auto again = daemon->restart();
+  ASSERT_TRUE(again) << again.error().message;
+  ASSERT_TRUE(f.wait_state(id, "running", 10s)) << f.vm(id).dump() << daemon->stderr_log();
+  EXPECT_TRUE(f.wait_console(id, "flotilla-probe ready"));
+  f.act_and_wait(id, "force-stop");
+}
+
+}  // namespace
+}  // namespace flotilla::supervisor_test
