@@ -118,9 +118,11 @@ TEST(ConsoleKeys, CtrlRightBracketDetaches) {
   auto plain = scan_for_detach("ls\r");
   EXPECT_FALSE(plain.detach);
   EXPECT_EQ(plain.forward, "ls\r");
-  auto esc =
-      scan_for_detach(std::string("ab\x1d"
-                                  "cd"));
+  // forward views the scanned chunk, so the chunk must outlive it.
+  const std::string chunk =
+      "ab\x1d"
+      "cd";
+  auto esc = scan_for_detach(chunk);
   EXPECT_TRUE(esc.detach);
   EXPECT_EQ(esc.forward, "ab");
   EXPECT_TRUE(scan_for_detach("\x1d").detach);
