@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/unique_fd.h"
+#include "storage/image/qcow2_entry.h"
 #include "storage/image/raw_image.h"
 
 namespace flotilla::storage {
