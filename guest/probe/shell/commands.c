@@ -5,6 +5,7 @@
 #include "hw/smp.h"
 #include "hw/uart.h"
 #include "lib/lib.h"
+#include "shell/blk.h"
 #include "shell/hostile.h"
 #include "shell/shell.h"
 #include "virtio/virtio_mmio.h"
@@ -135,6 +136,10 @@ const struct command commands[] = {
     {"pio", "pio N: N writes to port 0x80", cmd_pio},
     {"ports", "read and write every I/O port but the console, exit, i8042 and RTC", cmd_ports},
     {"mmio", "read and write unmapped MMIO", cmd_mmio},
+    {"blk",
+     "blk info|use N|write LBA COUNT SEED|verify LBA COUNT SEED|flush|discard LBA COUNT|"
+     "zeroes LBA COUNT|bench seq|rand read|write MIB: virtio-blk disks",
+     cmd_blk},
     {"info", "clock calibration, CPU source, virtio devices, command line", cmd_info},
     {"poweroff", "power off through port 0xf4", cmd_poweroff},
     {"reboot", "reset through the i8042, else a triple fault", cmd_reboot},

@@ -4,7 +4,7 @@
 #include "hw/io.h"
 #include "lib/lib.h"
 
-#define POOL_PAGES 16
+#define POOL_PAGES 32
 
 static uint8_t pool[POOL_PAGES][4096] __attribute__((aligned(4096)));
 static unsigned pool_used;
@@ -13,10 +13,11 @@ int virtq_alloc(struct virtq* q) {
   if (pool_used >= POOL_PAGES) return -1;
   uint8_t* page = pool[pool_used++];
   memset(page, 0, 4096);
-  /* desc: 16 * 64 = 1 KiB at 0; avail (6 + 2 * 64) at 1 KiB; used (6 + 8 * 64) at 2 KiB. */
+  /* desc: 16 * 128 = 2 KiB at 0; avail (6 + 2 * 128 = 262 bytes) at 2 KiB; used
+   * (6 + 8 * 128 = 1030 bytes) at 2.5 KiB. */
   q->desc = (struct vring_desc*)page;
-  q->avail = (struct vring_avail*)(page + 1024);
-  q->used = (struct vring_used*)(page + 2048);
+  q->avail = (struct vring_avail*)(page + 2048);
+  q->used = (struct vring_used*)(page + 2560);
   q->size = 0;
   return 0;
 }

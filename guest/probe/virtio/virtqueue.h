@@ -6,7 +6,7 @@
 #include <linux/virtio_ring.h>
 #include <stdint.h>
 
-#define VIRTQ_MAX_SIZE 64
+#define VIRTQ_MAX_SIZE 128 /* rings of 128 entries fit one 4 KiB page (layout in virtqueue.c) */
 
 struct virtq {
   uint16_t size; /* entries, a power of two <= VIRTQ_MAX_SIZE */
