@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""bench/disk: probe `blk bench` under flotilla-vmm and QEMU microvm beside the host, same file.
+
+Rows: seq-read / seq-write in 1 MiB requests (4 in flight), rand-read / rand-write in 4 KiB
+requests at pseudo-random 4 KiB-aligned offsets (32 in flight), for a raw and a qcow2 image on
+the same file system. Columns:
+  host    bench/disk/host_io: the same requests, same offsets, same queue depth, io_uring +
+          O_DIRECT on the image file itself (the limit: no guest, no virtio, no format code).
+  ours    flotilla-vmm --disk IMG[,format=qcow2],direct + the probe guest's `blk bench`.
+  qemu    qemu-system-x86_64 -M microvm, -drive ...,cache=none,aio=io_uring (or --qemu-aio)
+          + virtio-blk-device, the same probe guest and command.
+Each round makes fresh images (raw: written through once with real data; qcow2: qemu-img
+convert of that raw file, so every cluster is allocated), runs both guests (their order
+alternates between rounds), then the host tool (its writes land on the image files directly,
+which is why it goes last and the images are remade each round). Figures are medians of
+--runs rounds. Writes bench/disk/RESULTS.md unless --no-write.
+"""
+import argparse
+import os
+import re
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROWS = [("seq", "read"), ("seq", "write"), ("rand", "read"), ("rand", "write")]
+BENCH_RE = re.compile(rb"blk bench pattern=(\w+) op=(\w+) mib=(\d+) ms=(\d+) "
+                      rb"mib_per_s=([\d.]+) iops=(\d+)")
+HOST_RE = re.compile(r"host pattern=(\w+) op=(\w+) mib=(\d+) ms=(\d+) mib_per_s=([\d.]+) "
+                     r"iops=(\d+)")
+
+
+class GuestError(RuntimeError):
+    pass
+
+
+class Guest:
+    """A monitor process with the probe's console on stdin/stdout."""
+
+    def __init__(self, argv):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.buf = b""
+
+    def until(self, needle, timeout):
+        deadline = time.monotonic() + timeout
+        while needle not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
+                raise GuestError("timeout waiting for %r: %r" % (needle, self.buf[-300:]))
+            data = os.read(self.p.stdout.fileno(), 65536)
+            if not data:
+                self.p.wait()
+                err = self.p.stderr.read().decode(errors="replace").strip()
+                raise GuestError("monitor exited (%s): %s" % (self.p.returncode, err[-400:]))
+            self.buf += data
+        i = self.buf.index(needle) + len(needle)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def command(self, line, timeout=600):
+        self.p.stdin.write(line.encode() + b"\n")
+        self.p.stdin.flush()
+        out = self.until(b"probe> ", timeout)
+        if b"\nOK\r\n" not in out:
+            raise GuestError("%s: %r" % (line, out[-300:]))
+        return out
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+
+
+def run_guest(argv, commands):
+    """Boots, runs the bench commands, returns {(pattern, op): (mib_per_s, iops)}."""
+    g = Guest(argv)
+    try:
+        g.until(b"probe> ", 60)
+        g.command("blk info")
+        res = {}
+        for cmd in commands:
+            m = BENCH_RE.search(g.command(cmd))
+            if not m:
+                raise GuestError("no bench line for %s" % cmd)
+            res[(m.group(1).decode(), m.group(2).decode())] = (float(m.group(5)),
+                                                              int(m.group(6)))
+        return res
+    finally:
+        g.stop()
+
+
+def bench_commands(a):
+    return ["blk bench %s %s %d" % (p, o, a.seq_mib if p == "seq" else a.rand_mib)
+            for p, o in ROWS]
+
+
+def qemu_argv(a, image, fmt):
+    return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=on", "-enable-kvm",
+            "-cpu", "host,-arch-capabilities", "-m", "%dM" % a.memory_mib, "-smp", "1",
+            "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-no-reboot",
+            "-kernel", a.probe, "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
+            "-global", "virtio-mmio.force-legacy=false",
+            "-drive", "file=%s,if=none,id=d0,format=%s,cache=none,aio=%s" % (image, fmt,
+                                                                             a.qemu_aio),
+            "-device", "virtio-blk-device,drive=d0,serial=bench"]
+
+
+def ours_argv(a, image, fmt):
+    disk = image + ("" if fmt == "raw" else ",format=" + fmt) + ",serial=bench,direct"
+    return [a.vmm, "--kernel", a.probe, "--memory-mib", str(a.memory_mib), "--disk", disk]
+
+
+def ours_support(a):
+    """None if flotilla-vmm takes --disk, else why not."""
+    if not os.access(a.vmm, os.X_OK):
+        return "n/a (flotilla-vmm not built)"
+    h = subprocess.run([a.vmm, "--help"], capture_output=True, text=True)
+    if "--disk" not in h.stdout + h.stderr:
+        return "n/a (device not built)"
+    return None
+
+
+def host_run(a, image, pattern, op):
+    mib = a.seq_mib if pattern == "seq" else a.rand_mib
+    out = subprocess.run([a.host_io, image, pattern, op, str(mib)], capture_output=True,
+                         text=True, check=True).stdout
+    m = HOST_RE.search(out)
+    return float(m.group(5)), int(m.group(6))
+
+
+def make_images(a, work):
+    raw = os.path.join(work, "disk.raw")
+    with open(raw, "wb") as f:
+        f.truncate(a.image_mib << 20)
+    # Real data in every block, so reads reach the disk (not holes or unwritten extents).
+    subprocess.run([a.host_io, raw, "seq", "write", str(a.image_mib)], check=True,
+                   capture_output=True)
+    images = {"raw": raw}
+    if "qcow2" in a.formats:
+        q = os.path.join(work, "disk.qcow2")
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, q], check=True)
+        images["qcow2"] = q
+    os.sync()
+    return images
+
+
+def fmt_cell(row, v):
+    if isinstance(v, str):
+        return v
+    mibps, iops = v
+    return "%.1f MiB/s" % mibps if row[0] == "seq" else "%d IOPS" % iops
+
+
+def value(row, v):
+    return v[0] if row[0] == "seq" else v[1]
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(root, "build"))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--seq-mib", type=int, default=256, help="MiB per seq row")
+    ap.add_argument("--rand-mib", type=int, default=32, help="MiB per rand row (x256 requests)")
+    ap.add_argument("--image-mib", type=int, default=256)
+    ap.add_argument("--memory-mib", type=int, default=128)
+    ap.add_argument("--formats", default="raw,qcow2")
+    ap.add_argument("--qemu-aio", default="io_uring", help="io_uring | native | threads")
+    ap.add_argument("--dir", default=os.path.join(root, "build", "bench-disk"),
+                    help="where the images go (the file system under test)")
+    ap.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
+    a = ap.parse_args()
+    a.formats = a.formats.split(",")
+    a.vmm = os.path.join(a.build, "vmm/flotilla-vmm")
+    a.probe = os.path.join(a.build, "guest/probe/probe.elf")
+    a.host_io = os.path.join(a.build, "bench/disk/host_io")
+    if max(a.seq_mib, a.rand_mib) > a.image_mib:
+        sys.exit("--image-mib must cover --seq-mib and --rand-mib")
+    os.makedirs(a.dir, exist_ok=True)
+    fs_type = subprocess.run(["stat", "-f", "-c", "%T", a.dir], capture_output=True,
+                             text=True).stdout.strip()
+    ours_na = ours_support(a)
+    who = ["host", "ours", "qemu"]
+    samples = {(f, r, w): [] for f in a.formats for r in ROWS for w in who}
+    notes = {}
+    cmds = bench_commands(a)
+    for i in range(a.runs):
+        work = tempfile.mkdtemp(prefix="run-", dir=a.dir)
+        try:
+            images = make_images(a, work)
+            for f in a.formats:
+                order = ["qemu", "ours"] if i % 2 == 0 else ["ours", "qemu"]
+                for w in order:
+                    if w == "ours" and ours_na:
+                        continue
+                    if (f, w) in notes:
+                        continue
+                    argv = (ours_argv if w == "ours" else qemu_argv)(a, images[f], f)
+                    try:
+                        res = run_guest(argv, cmds)
+                    except GuestError as e:
+                        if w == "ours":  # e.g. qcow2 not supported yet: say so, keep going
+                            notes[(f, w)] = "n/a (%s)" % str(e).splitlines()[0][:60]
+                            print("  %s %s: %s" % (w, f, e), flush=True)
+                            continue
+                        raise
+                    for r in ROWS:
+                        samples[(f, r, w)].append(res[r])
+                for r in ROWS:
+                    samples[(f, r, "host")].append(host_run(a, images[f], *r))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print("run %d/%d done" % (i + 1, a.runs), flush=True)
+
+    def med(f, r, w):
+        s = samples[(f, r, w)]
+        if not s:
+            return notes.get((f, w), ours_na if w == "ours" else "n/a")
+        return (statistics.median(x[0] for x in s), statistics.median(x[1] for x in s))
+
+    def ratio(x, y, r):
+        if isinstance(x, str) or isinstance(y, str):
+            return "—"
+        return "%.2f" % (value(r, x) / value(r, y))
+
+    title = ("median of %d runs; seq %d MiB in 1 MiB requests (QD 4), rand %d MiB in 4 KiB "
+             "requests (QD 32); images %d MiB on %s (%s); guest 128 MiB, 1 vCPU; QEMU "
+             "cache=none,aio=%s; ours --disk ...,direct" %
+             (a.runs, a.seq_mib, a.rand_mib, a.image_mib, a.dir, fs_type, a.qemu_aio))
+    header = ("| image | row | host O_DIRECT | flotilla-vmm | QEMU microvm | ours/host | "
+              "ours/QEMU | QEMU/host |")
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    names = {"seq": "%s 1 MiB", "rand": "%s 4 KiB"}
+    for f in a.formats:
+        for r in ROWS:
+            h, o, q = (med(f, r, w) for w in who)
+            rowname = names[r[0]] % ("%s-%s" % r)
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                f, rowname, fmt_cell(r, h), fmt_cell(r, o), fmt_cell(r, q), ratio(o, h, r),
+                ratio(o, q, r), ratio(q, h, r)))
+    print()
+    print(title)
+    print("\n".join(lines))
+    raw_lines = []
+    for k, v in samples.items():
+        if v:
+            raw_lines.append("  %-6s %-11s %-4s %s" % (k[0], "%s-%s" % k[1], k[2], " ".join(
+                "%.1f/%d" % x for x in v)))
+    print("\nall runs (MiB/s/IOPS):\n" + "\n".join(raw_lines))
+    if a.no_write:
+        return
+    cmd = "python3 bench/disk/run.py " + " ".join(sys.argv[1:])
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "w") as out:
+        out.write("# bench/disk results\n\n")
+        out.write("Written by `bench/disk/run.py` (see README.md for what each column is).\n\n")
+        out.write("Command (after `cmake --build build --target flotilla-vmm flotilla_probe "
+                  "host_io`):\n\n```\n%s\n```\n\n" % cmd.strip())
+        out.write("%s, %s. Load average at the end: %s.\n\n" % (
+            time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), title,
+            " ".join(open("/proc/loadavg").read().split()[:3])))
+        out.write("\n".join(lines) + "\n\n")
+        out.write("Goals (issue 5): flotilla-vmm ≥ 0.90 of the host on the seq rows, ahead of "
+                  "QEMU on every row.\n\n")
+        out.write("All runs (MiB/s/IOPS per round):\n\n```\n%s\n```\n" % "\n".join(raw_lines))
+
+
+if __name__ == "__main__":
+    main()
