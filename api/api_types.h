@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,12 +74,17 @@ struct ConsoleUpgrade {
 struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
-  std::string body;                                          // empty for 204
+  std::string body;  // empty for 204
+  // Set instead of body when the bytes are shared with a cache (GET /v1/vms): the transport
+  // writes them without a copy. text() reads whichever is set.
+  std::shared_ptr<const std::string> shared_body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra: Location, Allow, ETag
   std::string request_id;                                    // sent as X-Request-Id
   std::string route;   // the matched route pattern ("/v1/vms/{id}") or "unmatched"
   bool close = false;  // the transport closes the connection after sending
   std::optional<ConsoleUpgrade> upgrade;  // set only with status 101
+
+  const std::string& text() const { return shared_body ? *shared_body : body; }
 };
 
 // The JSON error body of the contract, with status from http_status().

@@ -27,7 +27,7 @@ ApiResult<ApiResponse> list_vms(VmJsonCache& cache, RequestContext& ctx) {
   }
   ApiResponse r;
   r.status = 200;
-  r.body = *body;
+  r.shared_body = std::move(body);  // written from the cache without a copy
   return r;
 }
 

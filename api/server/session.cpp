@@ -46,17 +46,23 @@ ApiRequest to_api_request(http::request<http::string_body>&& req, Transport tran
   return r;
 }
 
-http::response<http::string_body> to_http_response(ApiResponse&& r, unsigned version,
-                                                   bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+void fill_http_response(OutgoingResponse& out, ApiResponse&& r, unsigned version, bool keep_alive) {
+  auto& res = out.message;
+  res.result(static_cast<http::status>(r.status));
+  res.version(version);
   res.set(http::field::server, "flotillad");
   if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
   res.set("X-Request-Id", r.request_id);
   for (auto& [name, value] : r.headers) res.set(name, value);
-  res.body() = std::move(r.body);
+  if (r.shared_body) {
+    out.shared = std::move(r.shared_body);
+  } else {
+    out.owned = std::move(r.body);
+  }
+  const std::string& bytes = out.shared ? *out.shared : out.owned;
+  res.body() = http::span_body<const char>::value_type(bytes.data(), bytes.size());
   res.keep_alive(keep_alive);
   res.prepare_payload();
-  return res;
 }
 
 }  // namespace flotilla::api::server

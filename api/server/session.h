@@ -24,8 +24,19 @@ namespace http = boost::beast::http;
 std::optional<ApiError> read_error_response(const beast::error_code& ec);
 // Converts a parsed request to the API's view.
 ApiRequest to_api_request(http::request<http::string_body>&& req, Transport transport);
-http::response<http::string_body> to_http_response(ApiResponse&& r, unsigned version,
-                                                   bool keep_alive);
+
+// A response on its way out. The message's span body points into `shared` (a cached body, sent
+// without a copy) or `owned`; neither moves while the write runs, so the type cannot be moved.
+struct OutgoingResponse {
+  OutgoingResponse() = default;
+  OutgoingResponse(const OutgoingResponse&) = delete;
+  OutgoingResponse& operator=(const OutgoingResponse&) = delete;
+
+  std::shared_ptr<const std::string> shared;
+  std::string owned;
+  http::response<http::span_body<const char>> message;
+};
+void fill_http_response(OutgoingResponse& out, ApiResponse&& r, unsigned version, bool keep_alive);
 
 template <class Derived>
 class HttpSession : public SessionBase {
@@ -111,24 +122,25 @@ class HttpSession : public SessionBase {
                                      std::move(r.request_id));
     }
     const bool keep = keep_alive && !r.close && !stopping_ && !host_.stopping();
-    write(to_http_response(std::move(r), version, keep));
+    write(std::move(r), version, keep);
   }
 
   void respond_error(const std::string& method, const ApiError& e) {
     ApiResponse r = host_.api().transport_error(method, e);
-    write(to_http_response(std::move(r), 11, false));
+    write(std::move(r), 11, false);
   }
 
-  void write(http::response<http::string_body>&& res) {
-    res_.emplace(std::move(res));
+  void write(ApiResponse&& r, unsigned version, bool keep_alive) {
+    res_.emplace();
+    fill_http_response(*res_, std::move(r), version, keep_alive);
     lowest().expires_after(std::chrono::milliseconds(host_.options().read_timeout_ms));
     http::async_write(
-        derived().stream(), *res_,
+        derived().stream(), res_->message,
         beast::bind_front_handler(&HttpSession::on_write, derived().shared_from_this()));
   }
 
   void on_write(beast::error_code ec, size_t) {
-    const bool close = !res_->keep_alive();
+    const bool close = !res_->message.keep_alive();
     res_.reset();
     if (ec || close) return derived().do_close();
     do_read();
@@ -139,7 +151,7 @@ class HttpSession : public SessionBase {
   bool over_capacity_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::optional<http::response<http::string_body>> res_;
+  std::optional<OutgoingResponse> res_;
   bool stopping_ = false;
   bool reading_ = false;
   bool handed_over_ = false;

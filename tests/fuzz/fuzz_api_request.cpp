@@ -90,7 +90,7 @@ void check_response(const api::ApiResponse& r) {
   FLOTILLA_FUZZ_CHECK(r.status != 500);
   FLOTILLA_FUZZ_CHECK(!r.request_id.empty());
   if (r.status < 400) return;
-  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  auto body = nlohmann::json::parse(r.text(), nullptr, false);
   FLOTILLA_FUZZ_CHECK(body.is_object() && body.contains("error"));
   const auto& e = body["error"];
   FLOTILLA_FUZZ_CHECK(e.is_object() && e.contains("code") && e["code"].is_string());

@@ -60,9 +60,9 @@ class CacheTest : public ::testing::Test {
   // GET /v1/vms as JSON items (fails the test on anything but 200).
   json list() {
     auto r = call("GET", "/v1/vms");
-    EXPECT_EQ(r.status, 200) << r.body;
-    auto j = json::parse(r.body, nullptr, false);
-    EXPECT_TRUE(j.is_object() && j.contains("items")) << r.body;
+    EXPECT_EQ(r.status, 200) << r.text();
+    auto j = json::parse(r.text(), nullptr, false);
+    EXPECT_TRUE(j.is_object() && j.contains("items")) << r.text();
     return j.is_object() && j.contains("items") ? j["items"] : json::array();
   }
   static const json* find(const json& items, const std::string& name) {
@@ -73,8 +73,8 @@ class CacheTest : public ::testing::Test {
   }
   std::string create(const std::string& name) {
     auto r = call("POST", "/v1/vms", R"({"name":")" + name + R"(","boot":{"kernel":"/k"}})");
-    EXPECT_EQ(r.status, 201) << r.body;
-    auto j = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(r.status, 201) << r.text();
+    auto j = json::parse(r.text(), nullptr, false);
     return j.is_object() ? j.value("id", "") : "";
   }
   // Runs one statement on a second connection: a change the store's hook never sees.
@@ -153,9 +153,9 @@ TEST_F(CacheTest, ListIsFreshAfterEveryKindOfVmWrite) {
 TEST_F(CacheTest, UnchangedStoreIsAnsweredFromTheCachedBody) {
   create("a");
   create("b");
-  const std::string before = call("GET", "/v1/vms").body;
+  const std::string before = call("GET", "/v1/vms").text();
   out_of_band("UPDATE vms SET vcpus = 7, generation = generation + 1 WHERE name = 'a'");
-  EXPECT_EQ(call("GET", "/v1/vms").body, before);
+  EXPECT_EQ(call("GET", "/v1/vms").text(), before);
   ASSERT_EQ(call("PATCH", "/v1/vms/b", R"({"vcpus":2})").status, 200);
   auto items = list();
   EXPECT_EQ((*find(items, "a"))["vcpus"], 7);
@@ -175,7 +175,7 @@ TEST_F(CacheTest, ListNeverMissesAWriteThatHadReturned) {
       while (!done.load()) {
         const int returned = created.load();
         auto resp = call("GET", "/v1/vms");
-        auto j = json::parse(resp.body, nullptr, false);
+        auto j = json::parse(resp.text(), nullptr, false);
         if (resp.status != 200 || !j.is_object()) {
           errors.fetch_add(1);
           continue;
@@ -207,7 +207,7 @@ TEST_F(CacheTest, RevokedTokenIsRefusedAtOnce) {
   ASSERT_TRUE(store_->revoke_token(viewer_id).ok());
   auto r = call("GET", "/v1/vms", {}, viewer);
   EXPECT_EQ(r.status, 401);
-  EXPECT_NE(r.body.find("revoked"), std::string::npos) << r.body;
+  EXPECT_NE(r.text().find("revoked"), std::string::npos) << r.text();
 
   // The same through DELETE /v1/tokens/{id}, with the token used just before.
   const std::string op = token(Role::operator_);
@@ -228,7 +228,7 @@ TEST_F(CacheTest, ExpiryIsCheckedOnEveryRequest) {
   now_ms_ += 1000;
   auto r = call("GET", "/v1/vms", {}, t);
   EXPECT_EQ(r.status, 401);
-  EXPECT_NE(r.body.find("expired"), std::string::npos) << r.body;
+  EXPECT_NE(r.text().find("expired"), std::string::npos) << r.text();
 }
 
 // A revocation behind the store's back is not seen by the counter; the cache's TTL bounds how

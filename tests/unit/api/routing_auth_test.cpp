@@ -41,7 +41,7 @@ class ApiTest : public ::testing::Test {
     return handle_for_test(*api_, method, target, body, ct, auth);
   }
   static std::string code(const ApiResponse& r) {
-    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    auto j = nlohmann::json::parse(r.text(), nullptr, false);
     return j.is_object() && j.contains("error") ? j["error"]["code"].get<std::string>() : "";
   }
 
@@ -85,10 +85,10 @@ TEST_F(ApiTest, RoleMatrix) {
       const std::string what =
           std::string(storage::to_string(role)) + " " + p.method + " " + p.target;
       if (allowed) {
-        EXPECT_NE(r.status, 403) << what << " " << r.body;
-        EXPECT_NE(r.status, 401) << what << " " << r.body;
+        EXPECT_NE(r.status, 403) << what << " " << r.text();
+        EXPECT_NE(r.status, 401) << what << " " << r.text();
       } else {
-        EXPECT_EQ(r.status, 403) << what << " " << r.body;
+        EXPECT_EQ(r.status, 403) << what << " " << r.text();
         EXPECT_EQ(code(r), "forbidden") << what;
       }
     }
@@ -107,12 +107,12 @@ TEST_F(ApiTest, Unauthorized) {
   now_ms_ += 1000;
   auto expired = call("GET", "/v1/vms", expiring);
   EXPECT_EQ(expired.status, 401);
-  EXPECT_NE(expired.body.find("expired"), std::string::npos);
+  EXPECT_NE(expired.text().find("expired"), std::string::npos);
   const std::string revoked = token(Role::admin);
   ASSERT_TRUE(store_->revoke_token(last_id_).ok());
   auto r = call("GET", "/v1/vms", revoked);
   EXPECT_EQ(r.status, 401);
-  EXPECT_NE(r.body.find("revoked"), std::string::npos);
+  EXPECT_NE(r.text().find("revoked"), std::string::npos);
   EXPECT_EQ(call("GET", "/healthz", "").status, 200);
   EXPECT_EQ(call("GET", "/v1/openapi.json", "").status, 200);
 }
@@ -141,8 +141,8 @@ TEST_F(ApiTest, RoutingErrors) {
 TEST_F(ApiTest, VmLifecycleAndConflicts) {
   const std::string admin = token(Role::admin);
   auto r = call("POST", "/v1/vms", admin, R"({"name":"a","boot":{"kernel":"/k"}})");
-  ASSERT_EQ(r.status, 201) << r.body;
-  const auto vm = nlohmann::json::parse(r.body);
+  ASSERT_EQ(r.status, 201) << r.text();
+  const auto vm = nlohmann::json::parse(r.text());
   const std::string id = vm["id"];
   EXPECT_EQ(call("POST", "/v1/vms", admin, R"({"name":"a","boot":{"kernel":"/k"}})").status, 409);
   EXPECT_EQ(call("GET", "/v1/vms/a", admin).status, 200);
@@ -157,14 +157,14 @@ TEST_F(ApiTest, VmLifecycleAndConflicts) {
   EXPECT_EQ(api_->handle(patch).status, 409);
   patch.headers[2].second = "\"1\"";
   r = api_->handle(patch);
-  ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(nlohmann::json::parse(r.body)["generation"], 2);
+  ASSERT_EQ(r.status, 200) << r.text();
+  EXPECT_EQ(nlohmann::json::parse(r.text())["generation"], 2);
   // The list (served from the per-VM JSON cache) follows every change.
-  auto listed = nlohmann::json::parse(call("GET", "/v1/vms", admin).body);
+  auto listed = nlohmann::json::parse(call("GET", "/v1/vms", admin).text());
   EXPECT_EQ(listed["items"][0]["vcpus"], 2);
-  EXPECT_EQ(listed["items"][0], nlohmann::json::parse(call("GET", "/v1/vms/a", admin).body));
+  EXPECT_EQ(listed["items"][0], nlohmann::json::parse(call("GET", "/v1/vms/a", admin).text()));
   ASSERT_TRUE(store_->set_vm_state(id, storage::VmState::starting).ok());
-  listed = nlohmann::json::parse(call("GET", "/v1/vms", admin).body);
+  listed = nlohmann::json::parse(call("GET", "/v1/vms", admin).text());
   EXPECT_EQ(listed["items"][0]["state"], "starting");
   EXPECT_EQ(call("DELETE", "/v1/vms/a", admin).status, 409);
   EXPECT_EQ(code(call("PATCH", "/v1/vms/a", admin, R"({"vcpus":3})")), "invalid_state");
