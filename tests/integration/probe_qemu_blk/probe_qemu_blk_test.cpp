@@ -164,7 +164,8 @@ class ProbeQemuBlkTest : public ::testing::Test {
       ADD_FAILURE() << "'" << r.lines[0] << "' does not match " << re;
       return {};
     }
-    return std::vector<std::string>(m.begin(), m.end());
+    last_groups_.assign(m.begin(), m.end());
+    return last_groups_;
   }
 
   // A command that must fail with exactly `status`.
@@ -192,6 +193,7 @@ class ProbeQemuBlkTest : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<GuestConsole> console_;
+  std::vector<std::string> last_groups_;  // run_ok's last match
 };
 
 const char kInfoRe[] =
@@ -411,6 +413,31 @@ TEST_F(ProbeQemuBlkTest, Qcow2OverlayReadsItsBackingFileAndLeavesItAlone) {
   EXPECT_TRUE(read_file(base) == base_before) << "the backing file changed";
   std::tie(rc, out) = run_host("qemu-img check " + top);
   EXPECT_EQ(rc, 0) << out;
+}
+
+// queue-size=4: one request of header + data + status at a time (seg_max 2), the driver's
+// depths shrink to fit; a 16 MiB guest: the data buffers shrink to what the heap has.
+TEST_F(ProbeQemuBlkTest, SmallRingAndSmallGuestStillMoveLargeTransfers) {
+  make_sparse(path("a.raw"), 32 * kMiB);
+  std::vector<std::string> extra = {
+      "-drive",  "file=" + path("a.raw") + ",if=none,id=d0,format=raw",
+      "-device", "virtio-blk-device,drive=d0,queue-size=4",
+      "-m",      "16M"};
+  boot(extra);
+  auto lines = info();
+  ASSERT_EQ(lines.size(), 1u);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(lines[0], m, std::regex(kInfoRe))) << lines[0];
+  EXPECT_EQ(m.str(6), "2");
+  run_ok("blk bench rand write 2",
+         R"(blk bench pattern=rand op=write mib=2 ms=\d+ mib_per_s=[\d.]+ iops=\d+)");
+  run_ok("blk write 3 20000 4", "blk write lba=3 count=20000 seed=4");
+  run_ok("blk verify 3 20000 4", "blk verify lba=3 count=20000 seed=4 mismatches=0 first_bad=-");
+  run_ok("mem", R"(mem ram_bytes=(\d+) regions=\d+)");
+  EXPECT_LT(std::stoull(last_groups_.at(1)), 17 * kMiB) << "QEMU did not take -m 16M";
+  run_ok("blk flush", "blk flush");
+  poweroff();
+  EXPECT_EQ(host_mismatches(read_file(path("a.raw")), 3, 20000, 4), 0u);
 }
 
 TEST_F(ProbeQemuBlkTest, BenchPrintsThroughputAndIops) {
