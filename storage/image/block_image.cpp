@@ -76,9 +76,7 @@ ImageResult<std::unique_ptr<BlockImage>> open_image(const OpenOptions& options) 
     if (!raw) return fail(raw.error());
     return std::unique_ptr<BlockImage>(std::move(raw).value());
   }
-  // qcow2 lands in storage/image/qcow2/ (issue 5); until then it is refused clearly.
-  return fail(
-      ImageError{ImageErrc::kUnsupported, options.path + ": qcow2 is not implemented yet", 0});
+  return open_qcow2(options);
 }
 
 }  // namespace flotilla::storage

@@ -1,0 +1,145 @@
+// Qcow2Image: writes that need metadata changes (new clusters with copy-on-write from the
+// backing file, zero and compressed clusters), and zeroing whole clusters (discard/zeroes).
+#include <fcntl.h>
+#include <linux/falloc.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "storage/image/iov.h"
+#include "storage/image/qcow2/qcow2_image.h"
+
+namespace flotilla::storage::qcow2 {
+
+ImageResult<void> Qcow2Image::fill_cow(uint64_t guest, uint64_t length, const Mapping& m,
+                                       std::vector<uint8_t>& out) {
+  out.assign(length, 0);
+  if (length == 0 || m.kind == Kind::kZero) return {};
+  iovec v{out.data(), length};
+  return read_backing(guest, std::span<const iovec>(&v, 1));
+}
+
+ImageResult<uint64_t> Qcow2Image::write_allocating_locked(uint64_t guest,
+                                                          std::span<const iovec> iov,
+                                                          const Mapping& first) {
+  const uint64_t cs = header_.cluster_size();
+  const uint32_t cb = header_.cluster_bits;
+  const uint64_t l1_index = guest >> (cb + header_.l2_bits());
+  const uint64_t l2_index = (guest >> cb) & (cs / 8 - 1);
+  const uint64_t in_cluster = guest & (cs - 1);
+  const uint64_t cluster_start = guest - in_cluster;
+  const uint64_t total = iov_total(iov);
+
+  if (first.kind == Kind::kCompressed || (first.kind == Kind::kZero && first.allocated)) {
+    // One cluster: rebuild it whole in memory, then write it to its (new or kept) place.
+    const uint64_t bytes = std::min(total, cs - in_cluster);
+    std::vector<uint8_t> cluster(cs, 0);
+    if (first.kind == Kind::kCompressed) {
+      iovec v{cluster.data(), cs};
+      if (auto r = read_compressed_locked(first.host, 0, std::span<const iovec>(&v, 1)); !r) {
+        return fail(r.error());
+      }
+    }
+    size_t at = in_cluster;
+    for (const iovec& v : iov_slice(iov, 0, bytes)) {
+      std::memcpy(cluster.data() + at, v.iov_base, v.iov_len);
+      at += v.iov_len;
+    }
+    uint64_t host = first.host - in_cluster;  // zero-allocated: keep its cluster
+    if (first.kind == Kind::kCompressed) {
+      auto fresh = alloc_clusters_locked(1);
+      if (!fresh) return fail(fresh.error());
+      host = *fresh;
+    }
+    if (int err = pwrite_full(fd_.get(), cluster.data(), cs, host); err != 0) {
+      if (first.kind == Kind::kCompressed) (void)set_refcount_locked(host >> cb, 0);
+      return fail(host_error("write", err));
+    }
+    auto table = l2_for_write_locked(l1_index);
+    if (!table) return fail(table.error());
+    const uint64_t old = (*table)->entries[l2_index];
+    (*table)->entries[l2_index] = host | kOflagCopied;
+    (*table)->dirty = true;
+    if (first.kind == Kind::kCompressed) {
+      const uint32_t shift = 62 - (cb - 8);
+      const uint64_t offset = old & ((1ull << shift) - 1);
+      const uint64_t sectors = ((old >> shift) & ((1ull << (cb - 8)) - 1)) + 1;
+      pending_frees_.emplace_back(offset, sectors * 512 - (offset & 511));
+      compressed_key_ = ~0ull;
+    }
+    return bytes;
+  }
+
+  // A run of unallocated or plain-zero clusters within this L2 table: fresh clusters, written in
+  // one pwritev with the copy-on-write head and tail around the request's bytes.
+  const uint64_t run_bytes = std::min(total, first.length);
+  const uint64_t end = guest + run_bytes;
+  const uint64_t clusters = (in_cluster + run_bytes + cs - 1) / cs;
+  if (auto t = l2_for_write_locked(l1_index); !t) return fail(t.error());
+  auto host = alloc_clusters_locked(clusters);
+  if (!host) return fail(host.error());
+  std::vector<uint8_t> head;
+  std::vector<uint8_t> tail;
+  const uint64_t end_in_cluster = end & (cs - 1);
+  auto cow = fill_cow(cluster_start, in_cluster, first, head);
+  if (cow && end_in_cluster != 0) cow = fill_cow(end, cs - end_in_cluster, first, tail);
+  int err = 0;
+  if (cow) {
+    std::vector<iovec> parts;
+    if (!head.empty()) parts.push_back(iovec{head.data(), head.size()});
+    for (const iovec& v : iov_slice(iov, 0, run_bytes)) parts.push_back(v);
+    if (!tail.empty()) parts.push_back(iovec{tail.data(), tail.size()});
+    err = transfer_full(fd_.get(), *host, parts, true);
+  }
+  if (!cow || err != 0) {
+    // Nothing names the new clusters yet: give them back at once.
+    for (uint64_t i = 0; i < clusters; ++i) (void)set_refcount_locked((*host >> cb) + i, 0);
+    free_hint_ = std::min(free_hint_, *host >> cb);
+    if (!cow) return fail(cow.error());
+    return fail(host_error("write", err));
+  }
+  auto table = l2_for_write_locked(l1_index);
+  if (!table) return fail(table.error());
+  for (uint64_t i = 0; i < clusters; ++i) {
+    (*table)->entries[l2_index + i] = (*host + i * cs) | kOflagCopied;
+  }
+  (*table)->dirty = true;
+  return run_bytes;
+}
+
+ImageResult<void> Qcow2Image::zero_cluster_locked(uint64_t guest_cluster, bool punch) {
+  const uint64_t cs = header_.cluster_size();
+  const uint32_t cb = header_.cluster_bits;
+  auto m = map_locked(guest_cluster, cs);
+  if (!m) return fail(m.error());
+  if (m->kind == Kind::kZero) return {};
+  if (m->kind == Kind::kUnallocated && !backing_) return {};
+  const uint64_t l1_index = guest_cluster >> (cb + header_.l2_bits());
+  const uint64_t l2_index = (guest_cluster >> cb) & (cs / 8 - 1);
+  auto table = l2_for_write_locked(l1_index);
+  if (!table) return fail(table.error());
+  uint64_t& entry = (*table)->entries[l2_index];
+  const uint64_t old = entry;
+  (*table)->dirty = true;
+  if (m->kind == Kind::kData) {
+    // The cluster stays allocated (never reused while the image is open); only its blocks go.
+    entry = m->host | kOflagCopied | kOflagZero;
+    if (punch && ::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             static_cast<off_t>(m->host), static_cast<off_t>(cs)) != 0) {
+      if (errno != EOPNOTSUPP) return fail(host_error("fallocate(PUNCH_HOLE)", errno));
+    }
+    return {};
+  }
+  entry = kOflagZero;
+  if (m->kind == Kind::kCompressed) {
+    const uint32_t shift = 62 - (cb - 8);
+    const uint64_t offset = old & ((1ull << shift) - 1);
+    const uint64_t sectors = ((old >> shift) & ((1ull << (cb - 8)) - 1)) + 1;
+    pending_frees_.emplace_back(offset, sectors * 512 - (offset & 511));
+    compressed_key_ = ~0ull;
+  }
+  return {};
+}
+
+}  // namespace flotilla::storage::qcow2
