@@ -24,6 +24,65 @@ VmmResult<OnReset> parse_on_reset(const std::string& s) {
   return config_error("on_reset must be \"reboot\" or \"exit\", not \"" + s + "\"");
 }
 
+VmmResult<uint64_t> json_u64(const nlohmann::json& v, const std::string& where) {
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+    return config_error(where + " must be a non-negative integer");
+  }
+  return v.get<uint64_t>();
+}
+
+VmmResult<DiskConfig> parse_disk_json(const nlohmann::json& j, size_t index) {
+  const std::string at = "disks[" + std::to_string(index) + "]";
+  if (!j.is_object()) return config_error(at + " must be an object");
+  DiskConfig d;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    const nlohmann::json& v = it.value();
+    const std::string where = at + "." + key;
+    if (key == "path" || key == "format" || key == "serial") {
+      if (!v.is_string()) return config_error(where + " must be a string");
+    } else if (key == "read_only" || key == "direct") {
+      if (!v.is_boolean()) return config_error(where + " must be true or false");
+    }
+    if (key == "path") {
+      d.path = v.get<std::string>();
+    } else if (key == "format") {
+      auto f = storage::parse_image_format(v.get<std::string>());
+      if (!f) return config_error(where + " must be \"raw\" or \"qcow2\"");
+      d.format = *f;
+    } else if (key == "read_only") {
+      d.read_only = v.get<bool>();
+    } else if (key == "serial") {
+      d.serial = v.get<std::string>();
+    } else if (key == "direct") {
+      d.direct = v.get<bool>();
+    } else if (key == "extents") {
+      if (!v.is_array()) return config_error(where + " must be an array");
+      for (size_t e = 0; e < v.size(); ++e) {
+        const std::string ew = where + "[" + std::to_string(e) + "]";
+        if (!v[e].is_object()) return config_error(ew + " must be an object");
+        storage::HostExtent x;
+        for (auto f = v[e].begin(); f != v[e].end(); ++f) {
+          auto n = json_u64(f.value(), ew + "." + f.key());
+          if (!n) return fail(n.error());
+          if (f.key() == "host_offset") {
+            x.host_offset = *n;
+          } else if (f.key() == "length") {
+            x.length = *n;
+          } else {
+            return config_error("unknown config key \"" + ew + "." + f.key() + "\"");
+          }
+        }
+        d.extents.push_back(x);
+      }
+    } else {
+      return config_error("unknown config key \"" + where + "\"");
+    }
+  }
+  if (d.path.empty()) return config_error(at + ".path is required");
+  return d;
+}
+
 VmmResult<void> apply_key(const std::string& key, const nlohmann::json& v, VmConfig& c) {
   if (key == "kernel") {
     c.kernel = v.get<std::string>();
@@ -49,6 +108,15 @@ VmmResult<void> apply_key(const std::string& key, const nlohmann::json& v, VmCon
     c.on_reset = *r;
   } else if (key == "rng") {
     c.rng = v.get<bool>();
+  } else if (key == "disks") {
+    if (!v.is_array()) return config_error("disks must be an array");
+    std::vector<DiskConfig> disks;
+    for (size_t i = 0; i < v.size(); ++i) {
+      auto d = parse_disk_json(v[i], i);
+      if (!d) return fail(d.error());
+      disks.push_back(std::move(*d));
+    }
+    c.disks = std::move(disks);
   } else {
     return config_error("unknown config key \"" + key + "\"");
   }
@@ -56,6 +124,49 @@ VmmResult<void> apply_key(const std::string& key, const nlohmann::json& v, VmCon
 }
 
 }  // namespace
+
+storage::OpenOptions open_options(const DiskConfig& disk) {
+  storage::OpenOptions o;
+  o.path = disk.path;
+  o.format = disk.format;
+  o.read_only = disk.read_only;
+  o.direct = disk.direct;
+  o.extents = disk.extents;
+  return o;
+}
+
+VmmResult<DiskConfig> parse_disk_flag(const std::string& text) {
+  DiskConfig d;
+  size_t start = 0;
+  bool first = true;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string part = text.substr(start, comma - start);
+    start = comma + 1;
+    if (first) {
+      d.path = part;
+      first = false;
+      continue;
+    }
+    if (part == "ro") {
+      d.read_only = true;
+    } else if (part == "direct") {
+      d.direct = true;
+    } else if (part.rfind("format=", 0) == 0) {
+      auto f = storage::parse_image_format(part.substr(7));
+      if (!f) return config_error("--disk " + text + ": format must be raw or qcow2");
+      d.format = *f;
+    } else if (part.rfind("serial=", 0) == 0) {
+      d.serial = part.substr(7);
+    } else {
+      return config_error("--disk " + text + ": unknown option \"" + part +
+                          "\" (PATH[,format=raw|qcow2][,ro][,serial=ID][,direct])");
+    }
+  }
+  if (d.path.empty()) return config_error("--disk needs a path");
+  return d;
+}
 
 VmmResult<void> apply_config_json(const std::string& text, VmConfig& config) {
   nlohmann::json j;
@@ -89,6 +200,11 @@ VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* cons
   app.add_option("--exit-file", flags.exit_file, "write the exit record (JSON) here on exit");
   app.add_option("--on-reset", on_reset, "reboot|exit");
   app.add_flag("--rng", flags.rng, "add a virtio-rng device");
+  std::vector<std::string> disk_flags;
+  app.add_option("--disk", disk_flags,
+                 "virtio-blk disk PATH[,format=raw|qcow2][,ro][,serial=ID][,direct] (repeatable)")
+      ->take_all()
+      ->allow_extra_args(false);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -113,6 +229,14 @@ VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* cons
   if (app.count("--console-log")) c.console_log = flags.console_log;
   if (app.count("--exit-file")) c.exit_file = flags.exit_file;
   if (app.count("--rng")) c.rng = flags.rng;
+  if (!disk_flags.empty()) {  // the flags' list replaces the file's
+    c.disks.clear();
+    for (const std::string& text : disk_flags) {
+      auto d = parse_disk_flag(text);
+      if (!d) return fail(d.error());
+      c.disks.push_back(std::move(*d));
+    }
+  }
   if (!on_reset.empty()) {
     auto r = parse_on_reset(on_reset);
     if (!r) return fail(r.error());
@@ -120,6 +244,34 @@ VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* cons
   }
   return std::optional<VmConfig>(std::move(c));
 }
+
+namespace {
+
+VmmResult<void> validate_disks(const VmConfig& c) {
+  if (c.disks.size() > kMaxDisks) {
+    return config_error("at most " + std::to_string(kMaxDisks) + " disks (got " +
+                        std::to_string(c.disks.size()) + ")");
+  }
+  for (size_t i = 0; i < c.disks.size(); ++i) {
+    const DiskConfig& d = c.disks[i];
+    const std::string at = "disk " + std::to_string(i) + " (" + d.path + "): ";
+    if (d.path.empty()) return config_error(at + "no path");
+    if (d.serial.size() > 20) return config_error(at + "serial is longer than 20 bytes");
+    if (!d.extents.empty() && d.format != storage::ImageFormat::kRaw) {
+      return config_error(at + "extents are only for raw disks");
+    }
+    auto opened = storage::open_image(open_options(d));
+    if (!opened) {
+      std::string why = opened.error().message;
+      if (why.rfind(d.path + ": ", 0) == 0) why = why.substr(d.path.size() + 2);
+      return config_error(at + why);
+    }
+    if ((*opened)->size_bytes() < 512) return config_error(at + "smaller than one sector");
+  }
+  return {};
+}
+
+}  // namespace
 
 VmmResult<std::vector<std::string>> validate_config(const VmConfig& c, const HostLimits& host) {
   std::vector<std::string> warnings;
@@ -152,6 +304,7 @@ VmmResult<std::vector<std::string>> validate_config(const VmConfig& c, const Hos
   if (!memory_layout) return config_error(memory_layout.error().message);
   auto image = parse_pvh_elf(*file, *memory_layout);
   if (!image) return config_error("kernel " + c.kernel + ": " + image.error().message);
+  if (auto r = validate_disks(c); !r) return fail(r.error());
   return warnings;
 }
 

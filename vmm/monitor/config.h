@@ -8,11 +8,29 @@
 #include <string>
 #include <vector>
 
+#include "storage/image/block_image.h"
 #include "vmm/kvm/error.h"
 
 namespace flotilla::vmm {
 
 enum class OnReset { kReboot, kExit };
+
+// One virtio-blk disk (team/STORAGE.md "Monitor config: disks"). Slot order: rng, then disks.
+struct DiskConfig {
+  std::string path;
+  storage::ImageFormat format = storage::ImageFormat::kRaw;
+  bool read_only = false;
+  std::string serial;                        // ≤ 20 bytes, returned by VIRTIO_BLK_T_GET_ID
+  bool direct = false;                       // O_DIRECT where the file system allows it
+  std::vector<storage::HostExtent> extents;  // raw only: a partitioned-pool disk
+};
+
+inline constexpr size_t kMaxDisks = 16;
+
+// The OpenOptions a disk is opened with (validation and every boot).
+storage::OpenOptions open_options(const DiskConfig& disk);
+// Parses one --disk value: PATH[,format=raw|qcow2][,ro][,serial=ID][,direct].
+VmmResult<DiskConfig> parse_disk_flag(const std::string& text);
 
 struct VmConfig {
   std::string kernel;
@@ -23,7 +41,8 @@ struct VmConfig {
   std::string console_log;     // "" = none
   std::string exit_file;       // "" = none: the exit record (exit_record.h)
   OnReset on_reset = OnReset::kReboot;
-  bool rng = false;  // virtio-rng in slot 0
+  bool rng = false;               // virtio-rng in slot 0
+  std::vector<DiskConfig> disks;  // virtio-blk, in the slots after the rng
 };
 
 // Host facts validation compares against (injected for tests).
@@ -41,7 +60,8 @@ VmmResult<void> apply_config_json(const std::string& text, VmConfig& config);
 // Returns the config, nullopt when --help was printed, or an error (exit status 2).
 VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* const* argv);
 
-// Checks the definition against the host and the kernel file (it must be a PVH ELF that fits).
+// Checks the definition against the host and the kernel file (it must be a PVH ELF that fits),
+// and opens every disk (a bad one: "disk N (PATH): reason").
 // Returns warnings (e.g. more vCPUs than KVM recommends) or the first error.
 VmmResult<std::vector<std::string>> validate_config(const VmConfig& config, const HostLimits& host);
 

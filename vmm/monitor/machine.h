@@ -67,6 +67,7 @@ class Machine {
   VmmResult<void> load_kernel(const std::vector<uint8_t>& kernel);
   VmmResult<void> create_devices();
   VmmResult<void> add_virtio(std::shared_ptr<virtio::VirtioDevice> device, const char* name);
+  VmmResult<void> add_disk(size_t index);  // config_.disks[index] → virtio-blk "blk<index>"
   VmmResult<void> create_vcpus(const Kvm& kvm);
   void stop_vcpus();
   void on_vcpu_event(const VcpuEvent& ev);

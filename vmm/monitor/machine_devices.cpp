@@ -58,7 +58,28 @@ VmmResult<void> Machine::create_devices() {
     if (!rng) return vmm_fail(VmmErrc::kDevice, "virtio-rng: " + rng.error().message);
     if (auto r = add_virtio(*rng, "virtio-rng"); !r) return r;
   }
+  for (size_t i = 0; i < config_.disks.size(); ++i) {
+    if (auto r = add_disk(i); !r) return r;
+  }
   return {};
+}
+
+VmmResult<void> Machine::add_disk(size_t index) {
+  const DiskConfig& disk = config_.disks[index];
+  const std::string name = "blk" + std::to_string(index);
+  auto image = storage::open_image(open_options(disk));
+  if (!image) {
+    return vmm_fail(VmmErrc::kDevice, "disk " + std::to_string(index) + " (" + disk.path +
+                                          "): " + image.error().message);
+  }
+  virtio::VirtioBlockConfig bc;
+  bc.name = name;
+  bc.serial = disk.serial;
+  auto block = virtio::VirtioBlock::create(bc, std::move(*image));
+  if (!block) return vmm_fail(VmmErrc::kDevice, name + ": " + block.error().message);
+  devices_->disks.push_back(*block);
+  const std::string bus_name = "virtio-blk" + std::to_string(index);
+  return add_virtio(*block, bus_name.c_str());
 }
 
 VmmResult<void> Machine::add_virtio(std::shared_ptr<virtio::VirtioDevice> device,

@@ -11,6 +11,7 @@
 #include "vmm/devices/legacy/i8042.h"
 #include "vmm/devices/legacy/rtc.h"
 #include "vmm/devices/legacy/serial.h"
+#include "vmm/devices/virtio/blk/block.h"
 #include "vmm/kvm/interrupt_lines.h"
 #include "vmm/monitor/bench_port.h"
 #include "vmm/virtio/mmio_transport.h"
@@ -28,6 +29,7 @@ struct MachineDevices {
   std::shared_ptr<Rtc> rtc;
   std::shared_ptr<ExitDevice> exit_device;
   std::shared_ptr<BenchPort> bench_port;
+  std::vector<std::shared_ptr<virtio::VirtioBlock>> disks;  // config order (stats)
   std::vector<std::shared_ptr<virtio::MmioTransport>> transports;
   Bus pio{"pio"};
   Bus mmio{"mmio"};

@@ -54,6 +54,27 @@ nlohmann::json Machine::stats() const {
     out["unknown_accesses"] = {{"pio", d.pio.unknown_accesses()},
                                {"mmio", d.mmio.unknown_accesses()}};
     out["bench_port_writes"] = d.bench_port->writes();
+    nlohmann::json disks = nlohmann::json::array();
+    for (size_t i = 0; i < d.disks.size(); ++i) {
+      const virtio::BlockMetricsValues m = d.disks[i]->metrics();
+      disks.push_back({{"serial", d.disks[i]->serial()},
+                       {"path", i < config_.disks.size() ? config_.disks[i].path : ""},
+                       {"read_only", d.disks[i]->read_only()},
+                       {"capacity_bytes", d.disks[i]->capacity_sectors() * 512},
+                       {"read_ops", m.read_ops},
+                       {"write_ops", m.write_ops},
+                       {"flush_ops", m.flush_ops},
+                       {"discard_ops", m.discard_ops},
+                       {"write_zeroes_ops", m.write_zeroes_ops},
+                       {"get_id_ops", m.get_id_ops},
+                       {"read_bytes", m.read_bytes},
+                       {"write_bytes", m.write_bytes},
+                       {"errors", m.errors},
+                       {"no_space_errors", m.no_space_errors},
+                       {"bad_requests", m.bad_requests},
+                       {"last_error", m.last_error}});
+    }
+    out["disks"] = disks;
     const SerialMetrics sm = d.serial->metrics();
     out["serial"] = {
         {"tx_bytes", sm.tx_bytes}, {"rx_bytes", sm.rx_bytes}, {"input_dropped", sm.input_dropped}};

@@ -1,0 +1,243 @@
+// VirtioBlock: pops chains, validates them, runs them on the worker pool, returns them used.
+#include "vmm/devices/virtio/blk/block.h"
+
+#include <linux/virtio_ids.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace flotilla::vmm::virtio {
+namespace {
+
+uint64_t bit(unsigned n) {
+  return uint64_t{1} << n;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<VirtioBlock>, VirtioError> VirtioBlock::create(
+    VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image) {
+  const uint16_t qs = config.queue_size;
+  if (qs < 4 || (qs & (qs - 1)) != 0 || qs > Queue::kMaxSize) {
+    return fail(VirtioError{VirtioErrorCode::kInvalidArgument,
+                            "virtio-blk queue_size must be a power of two in 4..1024"});
+  }
+  if (image == nullptr) {
+    return fail(VirtioError{VirtioErrorCode::kInvalidArgument, "virtio-blk needs an image"});
+  }
+  if (config.serial.size() > VIRTIO_BLK_ID_BYTES) {
+    return fail(VirtioError{VirtioErrorCode::kInvalidArgument,
+                            "virtio-blk serial is longer than 20 bytes"});
+  }
+  std::shared_ptr<VirtioBlock> block(new VirtioBlock(std::move(config), std::move(image)));
+  auto pool = BlkWorkerPool::create(block->config_.name, block->config_.workers, qs);
+  if (!pool) return fail(pool.error());
+  block->pool_ = std::move(*pool);
+  return block;
+}
+
+VirtioBlock::VirtioBlock(VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image)
+    : config_(std::move(config)),
+      backend_(config_.name, config_.serial, std::move(image), metrics_) {
+  const storage::BlockImage& img = backend_.image();
+  limits_.capacity_sectors = img.size_bytes() / kBlkSectorSize;
+  limits_.read_only = img.read_only();
+  limits_.seg_max = config_.queue_size - 2u;  // header and status take a descriptor each
+  limits_.max_discard_sectors = kMaxDiscardSectors;
+  limits_.max_discard_seg = kMaxDiscardSegments;
+  limits_.max_write_zeroes_sectors = kMaxDiscardSectors;
+  limits_.max_write_zeroes_seg = kMaxDiscardSegments;
+  limits_.write_zeroes_may_unmap = true;
+  features_ = bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_FLUSH);
+  if (limits_.read_only) {
+    features_ |= bit(VIRTIO_BLK_F_RO);
+  } else {
+    features_ |= bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES);
+  }
+}
+
+VirtioBlock::~VirtioBlock() {
+  if (pool_) pool_->stop();
+}
+
+uint32_t VirtioBlock::device_type() const {
+  return VIRTIO_ID_BLOCK;
+}
+
+void VirtioBlock::read_config(uint64_t offset, std::span<uint8_t> data) const {
+  virtio_blk_config c{};
+  c.capacity = limits_.capacity_sectors;
+  c.seg_max = limits_.seg_max;
+  c.blk_size = kBlkSectorSize;
+  c.num_queues = 1;
+  c.max_discard_sectors = limits_.max_discard_sectors;
+  c.max_discard_seg = limits_.max_discard_seg;
+  c.discard_sector_alignment = kDiscardAlignment;
+  c.max_write_zeroes_sectors = limits_.max_write_zeroes_sectors;
+  c.max_write_zeroes_seg = limits_.max_write_zeroes_seg;
+  c.write_zeroes_may_unmap = limits_.write_zeroes_may_unmap ? 1 : 0;
+  std::fill(data.begin(), data.end(), 0);
+  if (offset >= sizeof(c)) return;
+  const size_t n = std::min<size_t>(data.size(), sizeof(c) - offset);
+  std::memcpy(data.data(), reinterpret_cast<const uint8_t*>(&c) + offset, n);
+}
+
+void VirtioBlock::write_config(uint64_t /*offset*/, std::span<const uint8_t> /*data*/) {
+  // Nothing writable: no CONFIG_WCE (the cache is always write-back, honoured by FLUSH).
+}
+
+void VirtioBlock::set_acked_features(uint64_t features) {
+  acked_features_ = features;
+  limits_.discard = (features & bit(VIRTIO_BLK_F_DISCARD)) != 0;
+  limits_.write_zeroes = (features & bit(VIRTIO_BLK_F_WRITE_ZEROES)) != 0;
+}
+
+Result<void, VirtioError> VirtioBlock::activate(const GuestMemoryView& memory,
+                                                std::span<Queue> queues,
+                                                VirtioInterrupt& interrupt) {
+  if (queues.size() != 1 || !queues[0].active()) {
+    return fail(VirtioError{VirtioErrorCode::kQueueInvalid, "virtio-blk: requestq not ready"});
+  }
+  memory_ = memory;
+  queue_ = &queues[0];
+  interrupt_ = &interrupt;
+  in_flight_ = 0;
+  kick_target_.store(&interrupt, std::memory_order_release);
+  return {};
+}
+
+void VirtioBlock::reset() {
+  kick_target_.store(nullptr, std::memory_order_release);
+  // Chains the driver is about to forget: not started → dropped; running → waited for (their
+  // buffers stay valid guest RAM; the driver does not look at them after a reset).
+  pool_->discard_queued();
+  pool_->wait_idle();
+  {
+    std::lock_guard lock(completion_mutex_);
+    completions_.clear();
+  }
+  in_flight_ = 0;
+  queue_ = nullptr;
+  interrupt_ = nullptr;
+  memory_ = GuestMemoryView();
+  acked_features_ = 0;
+  limits_.discard = limits_.write_zeroes = false;
+}
+
+bool VirtioBlock::process_queue(uint16_t index) {
+  if (index != 0 || queue_ == nullptr) return true;
+  bool used = drain_completions();
+  bool healthy = true;
+  do {
+    // in_flight_ never exceeds the ring (each chain holds a descriptor until used), so the
+    // pool's FIFO (capacity = queue size) cannot overflow.
+    while (in_flight_ < queue_->size()) {
+      auto popped = queue_->pop(memory_);
+      if (!popped) {
+        const QueueError& e = popped.error();
+        if (e.ring_broken()) {
+          if (warn_budget_ > 0) {
+            --warn_budget_;
+            spdlog::warn("{}: {}; the device needs a reset", config_.name, describe(e.kind));
+          }
+          healthy = false;
+          break;
+        }
+        BlockMetrics::add(metrics_.bad_requests);
+        BlockMetrics::add(metrics_.errors);
+        used |= queue_->add_used(e.head, 0);
+        continue;
+      }
+      if (!popped->has_value()) break;
+      used |= handle(std::move(**popped));
+    }
+  } while (healthy && in_flight_ < queue_->size() && queue_->enable_notification());
+  used |= drain_completions();  // whatever finished meanwhile shares the interrupt
+  if (used && queue_->needs_notification()) interrupt_->signal_used_queue(0);
+  return healthy;
+}
+
+bool VirtioBlock::handle(DescriptorChain&& chain) {
+  auto parsed = parse_blk_request(chain, limits_);
+  if (!parsed) {
+    const BlkRequestError& e = parsed.error();
+    BlockMetrics::add(metrics_.errors);
+    BlockMetrics::add(metrics_.bad_requests);
+    if (e.status == nullptr) return queue_->add_used(chain.head, 0);
+    const uint8_t status = status_for(e.code);
+    if (status == VIRTIO_BLK_S_UNSUPP) BlockMetrics::add(metrics_.unsupported);
+    // SAFETY: e.status is the chain's last device-writable byte, inside guest RAM.
+    *e.status = status;
+    return queue_->add_used(chain.head, 1);
+  }
+  BlkRequest& r = *parsed;
+  const uint32_t written = r.type == VIRTIO_BLK_T_IN || r.type == VIRTIO_BLK_T_GET_ID
+                               ? static_cast<uint32_t>(r.data_len)
+                               : 0;
+  if (r.type == VIRTIO_BLK_T_GET_ID) {  // a memcpy: not worth a thread hop
+    *r.status = backend_.execute(r);
+    return queue_->add_used(r.head, written + 1);
+  }
+  const uint16_t head = r.head;
+  uint8_t* const status_byte = r.status;
+  auto job = [this, req = std::move(r), written]() {
+    const uint8_t status = backend_.execute(req);
+    // SAFETY: the status byte lies in guest RAM; the driver reads it only after the chain is
+    // returned in the used ring (ordered by completion_mutex_ and the used-index release).
+    *req.status = status;
+    complete_from_worker(req.head, status == VIRTIO_BLK_S_OK ? written + 1 : 1);
+  };
+  if (!pool_->submit(std::move(job))) {
+    // Cannot happen while in_flight_ < queue size; fail the request rather than block.
+    BlockMetrics::add(metrics_.errors);
+    metrics_.set_last_error(config_.name + ": worker queue full");
+    *status_byte = VIRTIO_BLK_S_IOERR;
+    return queue_->add_used(head, 1);
+  }
+  ++in_flight_;
+  return false;
+}
+
+void VirtioBlock::complete_from_worker(uint16_t head, uint32_t used_len) {
+  bool first = false;
+  {
+    std::lock_guard lock(completion_mutex_);
+    first = completions_.empty();
+    completions_.push_back(Completion{head, used_len});
+  }
+  // One kick per batch: the device thread takes the whole list at once.
+  if (first) {
+    if (VirtioInterrupt* target = kick_target_.load(std::memory_order_acquire)) {
+      target->kick_queue(0);
+    }
+  }
+}
+
+bool VirtioBlock::drain_completions() {
+  std::vector<Completion> done;
+  {
+    std::lock_guard lock(completion_mutex_);
+    if (completions_.empty()) return false;
+    done.swap(completions_);
+    completions_.reserve(done.capacity());
+  }
+  bool used = false;
+  for (const Completion& c : done) {
+    used |= queue_->add_used(c.head, c.used_len);
+    if (in_flight_ > 0) --in_flight_;
+  }
+  return used;
+}
+
+VirtioBlockState VirtioBlock::state() const {
+  return VirtioBlockState{acked_features_, activated(), limits_.capacity_sectors};
+}
+
+bool VirtioBlock::restore(const VirtioBlockState& state) {
+  if (state.capacity_sectors != limits_.capacity_sectors) return false;
+  set_acked_features(state.acked_features & (features_ | ~uint64_t{0xffffff}));
+  return true;
+}
+
+}  // namespace flotilla::vmm::virtio

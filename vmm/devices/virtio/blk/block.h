@@ -1,0 +1,109 @@
+// VirtioBlock: the block device (virtio 1.x 5.2): one request queue, served off the vCPU
+// threads. The device thread (process_queue, transport mutex held) pops chains, validates them
+// (request.h) and hands the valid ones to this disk's worker pool (threads "<name>w<i>"),
+// which moves the data between guest RAM and the BlockImage with readv/writev (no copy),
+// writes the status byte and queues a completion. Completions are returned to the driver in
+// batches on the device thread: a worker kicks the queue (VirtioInterrupt::kick_queue) when
+// the completion list goes from empty to non-empty; the next process_queue pushes every
+// finished chain to the used ring and raises one interrupt (if the driver wants it).
+//
+// Features: VERSION_1 (transport), SEG_MAX, BLK_SIZE (512), FLUSH (fdatasync before the
+// completion), RO for read-only images, DISCARD and WRITE_ZEROES (writable images),
+// EVENT_IDX and INDIRECT_DESC (transport). GET_ID returns the serial.
+//
+// Reset (driver writes status 0, or the transport goes away): requests not started are
+// dropped, running ones are waited for, their completions discarded, before reset() returns.
+//
+// Threads: as VirtioDevice (transport mutex) plus the workers, which only touch the request
+// they run, the metrics, completions_ (completion_mutex_) and kick_target_.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "storage/image/block_image.h"
+#include "vmm/devices/virtio/blk/backend.h"
+#include "vmm/devices/virtio/blk/metrics.h"
+#include "vmm/devices/virtio/blk/request.h"
+#include "vmm/devices/virtio/blk/state.h"
+#include "vmm/virtio/device.h"
+
+namespace flotilla::vmm::virtio {
+
+struct VirtioBlockConfig {
+  std::string name = "blk0";  // log lines; worker threads are "<name>w<i>"
+  std::string serial;         // ≤ 20 bytes (VIRTIO_BLK_ID_BYTES), returned by GET_ID
+  uint16_t queue_size = 256;  // power of two ≤ 1024
+  unsigned workers = 4;       // I/O threads for this disk
+};
+
+class VirtioBlock : public VirtioDevice {
+ public:
+  static constexpr uint32_t kMaxDiscardSectors = 1u << 22;  // 2 GiB per segment
+  static constexpr uint32_t kMaxDiscardSegments = 32;
+  static constexpr uint32_t kDiscardAlignment = 8;  // sectors (4 KiB): hole-punch granularity
+
+  static Result<std::shared_ptr<VirtioBlock>, VirtioError> create(
+      VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image);
+  ~VirtioBlock() override;
+
+  uint32_t device_type() const override;
+  uint64_t device_features() const override { return features_; }
+  std::vector<uint16_t> queue_max_sizes() const override { return {config_.queue_size}; }
+  void read_config(uint64_t offset, std::span<uint8_t> data) const override;
+  void write_config(uint64_t offset, std::span<const uint8_t> data) override;
+  void set_acked_features(uint64_t features) override;
+  Result<void, VirtioError> activate(const GuestMemoryView& memory, std::span<Queue> queues,
+                                     VirtioInterrupt& interrupt) override;
+  void reset() override;
+  bool process_queue(uint16_t index) override;
+  bool activated() const override { return queue_ != nullptr; }
+
+  BlockMetricsValues metrics() const { return metrics_.values(); }
+  const BlkLimits& limits() const { return limits_; }
+  uint64_t capacity_sectors() const { return limits_.capacity_sectors; }
+  bool read_only() const { return limits_.read_only; }
+  const std::string& serial() const { return config_.serial; }
+  // Requests handed to the workers and not yet returned to the driver (device thread).
+  uint32_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  VirtioBlockState state() const;
+  // false when the state belongs to a disk of another size.
+  bool restore(const VirtioBlockState& state);
+
+ private:
+  struct Completion {
+    uint16_t head;
+    uint32_t used_len;
+  };
+  VirtioBlock(VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image);
+  // Validates one chain and completes it now (refused, GET_ID) or hands it to the workers.
+  // Returns true when something was added to the used ring.
+  bool handle(DescriptorChain&& chain);
+  void complete_from_worker(uint16_t head, uint32_t used_len);
+  bool drain_completions();  // device thread: completions → used ring
+
+  VirtioBlockConfig config_;
+  BlockMetrics metrics_;
+  BlkBackend backend_;
+  std::unique_ptr<BlkWorkerPool> pool_;
+  uint64_t features_ = 0;
+  BlkLimits limits_;  // negotiated view (discard/write_zeroes follow the acked features)
+  uint64_t acked_features_ = 0;
+  int warn_budget_ = 8;  // a hostile driver cannot flood the log (device thread)
+  // Valid between activate() and reset():
+  GuestMemoryView memory_;
+  Queue* queue_ = nullptr;
+  VirtioInterrupt* interrupt_ = nullptr;
+  std::atomic<uint32_t> in_flight_{0};  // written on the device thread (transport mutex)
+  std::atomic<VirtioInterrupt*> kick_target_{nullptr};
+  std::mutex completion_mutex_;
+  std::vector<Completion> completions_;  // GUARDED_BY(completion_mutex_)
+};
+
+}  // namespace flotilla::vmm::virtio
