@@ -2,20 +2,22 @@
 // (team/STORAGE.md), on a file opened with O_DIRECT, through io_uring (liburing) at the same
 // queue depth: seq = 1 MiB requests at increasing offsets over the first MIB MiB, 4 in flight;
 // rand = 4 KiB requests at pseudo-random 4 KiB-aligned offsets within the first MIB MiB (the
-// probe's xorshift64 sequence, so the very same offsets), 32 in flight.
+// probe's xorshift64 sequence, so the very same offsets), 32 in flight. Buffers are
+// registered (fixed) and THP-backed, like a monitor's guest RAM.
 //
 //   host_io FILE seq|rand read|write MIB [DEPTH]
 //   -> host pattern=seq op=read mib=256 ms=120 mib_per_s=2133.3 iops=2133 depth=4
 #include <fcntl.h>
 #include <liburing.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,8 +30,27 @@ constexpr uint32_t kRandBytes = 4096;
 constexpr unsigned kSeqDepth = 4;
 constexpr unsigned kRandDepth = 32;
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
+// The buffers: one anonymous mapping, 2 MiB aligned and THP-backed where the kernel allows (a
+// monitor's guest RAM is), registered with the ring so no request pins pages of its own.
+struct Buffers {
+  uint8_t* base = nullptr;
+  size_t bytes = 0;
+  void* map = MAP_FAILED;
+  size_t map_bytes = 0;
+  explicit Buffers(size_t n) : bytes(n) {
+    constexpr size_t k2M = 2u << 20;
+    map_bytes = n + k2M;
+    map = ::mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return;
+    base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(map) + k2M - 1) & ~(k2M - 1));
+    ::madvise(base, n, MADV_HUGEPAGE);
+    std::memset(base, 0x5a, n);
+  }
+  ~Buffers() {
+    if (map != MAP_FAILED) ::munmap(map, map_bytes);
+  }
+  Buffers(const Buffers&) = delete;
+  Buffers& operator=(const Buffers&) = delete;
 };
 
 struct Ring {
@@ -75,13 +96,17 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(mib));
     return 1;
   }
-  std::unique_ptr<uint8_t, FreeDeleter> buffers(
-      static_cast<uint8_t*>(std::aligned_alloc(4096, static_cast<size_t>(req) * depth)));
-  if (!buffers) return 1;
-  std::memset(buffers.get(), 0x5a, static_cast<size_t>(req) * depth);
+  Buffers buffers(static_cast<size_t>(req) * depth);
+  if (!buffers.base) return 1;
   Ring ring(depth);
   if (!ring.ok) {
     std::fprintf(stderr, "host_io: io_uring_queue_init failed\n");
+    return 1;
+  }
+  std::vector<iovec> iov(depth);
+  for (unsigned i = 0; i < depth; ++i) iov[i] = {buffers.base + static_cast<size_t>(i) * req, req};
+  if (io_uring_register_buffers(&ring.ring, iov.data(), depth) != 0) {
+    std::fprintf(stderr, "host_io: io_uring_register_buffers failed\n");
     return 1;
   }
 
@@ -106,11 +131,11 @@ int main(int argc, char** argv) {
         seq_next += req;
       }
       io_uring_sqe* sqe = io_uring_get_sqe(&ring.ring);
-      uint8_t* buf = buffers.get() + static_cast<size_t>(b) * req;
+      uint8_t* buf = buffers.base + static_cast<size_t>(b) * req;
       if (write)
-        io_uring_prep_write(sqe, fd.get(), buf, req, offset);
+        io_uring_prep_write_fixed(sqe, fd.get(), buf, req, offset, static_cast<int>(b));
       else
-        io_uring_prep_read(sqe, fd.get(), buf, req, offset);
+        io_uring_prep_read_fixed(sqe, fd.get(), buf, req, offset, static_cast<int>(b));
       io_uring_sqe_set_data64(sqe, b);
       ++issued;
       ++queued;

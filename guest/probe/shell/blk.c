@@ -23,14 +23,18 @@
 static unsigned current;
 static char err_buf[96];
 
-/* The buffer pool for data: 4 MiB from the heap (less if the guest is small), once. */
+/* The buffer pool for data: 4 MiB from the heap (less if the guest is small), once. 2 MiB
+ * aligned when possible, so no 1 MiB buffer straddles a 2 MiB page of the host's mapping of
+ * guest RAM (a monitor backing RAM with huge pages then hands the host kernel one physically
+ * contiguous segment per request). */
 static uint8_t* pool;
 static uint32_t pool_bytes;
 
 static int pool_get(void) {
   if (pool) return 0;
   for (uint32_t bytes = SEQ_DEPTH * BLK_MAX_REQUEST_BYTES; bytes >= 64 * 1024; bytes /= 2) {
-    pool = heap_alloc(bytes, 4096);
+    pool = heap_alloc(bytes, 2u << 20);
+    if (!pool) pool = heap_alloc(bytes, 4096);
     if (pool) {
       pool_bytes = bytes;
       return 0;
