@@ -11,12 +11,25 @@
 #include "storage/image/qcow2/qcow2_image.h"
 
 namespace flotilla::storage::qcow2 {
+namespace {
+
+constexpr size_t kCowAlign = 4096;
+
+// The 4 KiB-aligned start of a copy-on-write buffer filled by fill_cow().
+uint8_t* cow_span(std::vector<uint8_t>& buffer, uint64_t length) {
+  if (length == 0) return buffer.data();
+  const auto at = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + ((kCowAlign - at % kCowAlign) % kCowAlign);
+}
+
+}  // namespace
 
 ImageResult<void> Qcow2Image::fill_cow(uint64_t guest, uint64_t length, const Mapping& m,
                                        std::vector<uint8_t>& out) {
-  out.assign(length, 0);
+  // Over-allocated so the bytes can start on a 4 KiB boundary (O_DIRECT); see cow_span().
+  out.assign(length + kCowAlign, 0);
   if (length == 0 || m.kind == Kind::kZero) return {};
-  iovec v{out.data(), length};
+  iovec v{cow_span(out, length), length};
   return read_backing(guest, std::span<const iovec>(&v, 1));
 }
 
@@ -87,10 +100,13 @@ ImageResult<uint64_t> Qcow2Image::write_allocating_locked(uint64_t guest,
   int err = 0;
   if (cow) {
     std::vector<iovec> parts;
-    if (!head.empty()) parts.push_back(iovec{head.data(), head.size()});
+    const uint64_t tail_len = end_in_cluster == 0 ? 0 : cs - end_in_cluster;
+    if (in_cluster != 0) parts.push_back(iovec{cow_span(head, in_cluster), in_cluster});
     for (const iovec& v : iov_slice(iov, 0, run_bytes)) parts.push_back(v);
-    if (!tail.empty()) parts.push_back(iovec{tail.data(), tail.size()});
-    err = transfer_full(fd_.get(), *host, parts, true);
+    if (tail_len != 0) parts.push_back(iovec{cow_span(tail, tail_len), tail_len});
+    const bool direct =
+        direct_fd_.valid() && *host % kCowAlign == 0 && iov_aligned(parts, kCowAlign);
+    err = transfer_full(direct ? direct_fd_.get() : fd_.get(), *host, parts, true);
   }
   if (!cow || err != 0) {
     // Nothing names the new clusters yet: give them back at once.
