@@ -264,7 +264,8 @@ def main():
             " ".join(open("/proc/loadavg").read().split()[:3])))
         out.write("\n".join(lines) + "\n\n")
         out.write("Goals (issue 5): flotilla-vmm ≥ 0.90 of the host on the seq rows, ahead of "
-                  "QEMU on every row.\n\n")
+                  "QEMU on every row. Why the figures are what they are: README.md, "
+                  "\"Findings\".\n\n")
         out.write("All runs (MiB/s/IOPS per round):\n\n```\n%s\n```\n" % "\n".join(raw_lines))
 
 
