@@ -71,6 +71,10 @@ ImageResult<std::unique_ptr<Qcow2Image>> Qcow2Image::open(const OpenOptions& opt
     if (auto r = image->prepare_for_writing(); !r) return fail(r.error());
   }
   if (auto r = image->load_tables(); !r) return fail(r.error());
+  if (!options.read_only && (image->header_.incompatible & kIncompatDirty)) {
+    std::lock_guard lock(image->mu_);
+    if (auto r = image->repair_dirty_locked(); !r) return fail(r.error());
+  }
   image->chain_.push_back(options.path);
   if (auto r = image->open_backing(options, depth, seen); !r) return fail(r.error());
   if (options.direct) {
@@ -101,12 +105,6 @@ ImageResult<void> Qcow2Image::prepare_for_writing() {
   }
   if (h.incompatible & kIncompatCorrupt) {
     return fail(corrupt(path_, "marked corrupt by QEMU; repair with `qemu-img check -r all`"));
-  }
-  if (h.incompatible & kIncompatDirty) {
-    return fail(ImageError{ImageErrc::kUnsupported,
-                           path_ + ": not closed cleanly with lazy refcounts (dirty bit); "
-                                   "repair with `qemu-img check -r all` before writing",
-                           0});
   }
   if (h.nb_snapshots != 0) {
     return fail(ImageError{ImageErrc::kUnsupported,

@@ -81,6 +81,9 @@ class Qcow2Image final : public BlockImage {
   ImageResult<void> load_tables();
   ImageResult<void> open_backing(const OpenOptions& options, int depth, ChainSeen& seen);
   ImageResult<void> prepare_for_writing();
+  // qcow2_repair.cpp: raise refcounts a lazy-refcount crash left short, clear the dirty bit.
+  ImageResult<void> repair_dirty_locked();
+  ImageResult<void> create_ref_block_past_end_locked(uint64_t block_index);
   ImageError range_error(uint64_t offset, uint64_t length) const;
 
   // --- mapping (qcow2_map.cpp) ---

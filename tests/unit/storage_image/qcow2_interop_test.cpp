@@ -228,3 +228,45 @@ TEST(QemuWritten, RefcountWidthsAndLazyRefcountsTakeOurWrites) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(QemuWritten, DirtyLazyRefcountImageIsRecountedOnReadWriteOpen) {
+  for (const char* cluster : {"65536", "512"}) {
+    TempDir dir("qcow2-dirty");
+    const std::string img = dir.file("lazy.qcow2");
+    ASSERT_EQ(run_command("qemu-img create -q -f qcow2 -o lazy_refcounts=on,cluster_size=" +
+                          std::string(cluster) + " " + quote(img) + " 16M")
+                  .exit_code,
+              0);
+    // QEMU writes with lazy refcounts and is killed before it can fix them up.
+    auto io = run_command(
+        "qemu-io -c 'write -P 0x5a 0 3M' -c 'write -P 0x6b 5M 1M' "
+        "-c 'sigraise 9' " +
+        quote(img));
+    auto dirty = run_command("qemu-img info --output=json " + quote(img));
+    ASSERT_NE(dirty.output.find("\"dirty-flag\": true"), std::string::npos)
+        << io.output << dirty.output;
+    const std::string before = to_raw(dir, img, "before.raw");
+    {
+      auto image = open_or_die(img, ImageFormat::kQcow2, false);  // recounts here
+      ASSERT_TRUE(image) << cluster;
+      auto r = open_or_die(before, ImageFormat::kRaw, false);
+      for (uint64_t at = 0; at < (16u << 20); at += 700 * 1024) {
+        auto data = pattern(at, 64 * 1024, 3);
+        ASSERT_TRUE(image->write(at, data).ok());
+        ASSERT_TRUE(r->write(at, data).ok());
+      }
+      ASSERT_TRUE(image->flush().ok());
+    }
+    auto info = run_command("qemu-img info --output=json " + quote(img));
+    EXPECT_NE(info.output.find("\"dirty-flag\": false"), std::string::npos) << info.output;
+    auto check = qemu_check(img);
+    EXPECT_EQ(check.exit_code, 0) << cluster << ": " << check.output;
+    EXPECT_NE(check.output.find("No errors were found"), std::string::npos) << check.output;
+    auto compare = qemu_compare(before, "raw", img, "qcow2");
+    EXPECT_EQ(compare.exit_code, 0) << cluster << ": " << compare.output;
+  }
+}
+
+}  // namespace

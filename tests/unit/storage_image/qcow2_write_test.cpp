@@ -49,6 +49,7 @@ struct Twin {
 void expect_clean_and_equal(const std::string& qcow2_path, const std::string& raw_path) {
   auto check = qemu_check(qcow2_path);
   EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_NE(check.output.find("No errors were found"), std::string::npos) << check.output;
   auto compare = qemu_compare(raw_path, "raw", qcow2_path, "qcow2");
   EXPECT_EQ(compare.exit_code, 0) << compare.output;
 }
