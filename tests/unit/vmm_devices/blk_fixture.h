@@ -105,7 +105,8 @@ class BlkHarness {
     config.name = "blkt";
     config.serial = options.serial;
     config.queue_size = options.queue_size;
-    config.workers = options.workers;
+    config.min_workers = 1;
+    config.max_workers = options.workers;
     block = std::move(virtio::VirtioBlock::create(config, std::move(*img)).value());
     transport = std::move(virtio::MmioTransport::create(block, ram.view(), line, *loop).value());
     driver = std::make_unique<MmioDriver>(*transport);

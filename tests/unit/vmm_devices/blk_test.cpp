@@ -354,7 +354,7 @@ TEST(VirtioBlock, ResetWithRequestsInFlightAndRestart) {
 }
 
 TEST(BlkWorkerPool, BoundedStoppableAndNamed) {
-  auto pool = std::move(BlkWorkerPool::create("blkp", 2, 3).value());
+  auto pool = std::move(BlkWorkerPool::create("blkp", 2, 2, 3).value());
   EXPECT_EQ(pool->thread_count(), 2u);
   std::mutex m;
   std::condition_variable cv;
@@ -386,6 +386,31 @@ TEST(BlkWorkerPool, BoundedStoppableAndNamed) {
   EXPECT_EQ(ran.load(), 2);
   pool->stop();
   EXPECT_FALSE(pool->submit(blocker));
+}
+
+TEST(BlkWorkerPool, GrowsWithTheQueueDepthUpToItsMaximum) {
+  auto pool = std::move(BlkWorkerPool::create("blkg", 1, 3, 16).value());
+  EXPECT_EQ(pool->thread_count(), 1u);
+  std::mutex m;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> started{0};
+  auto blocker = [&] {
+    started.fetch_add(1);
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return release; });
+  };
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(pool->submit(blocker));
+  ASSERT_TRUE(wait_for([&] { return started.load() == 3; }));  // three run at once
+  EXPECT_EQ(pool->thread_count(), 3u);
+  {
+    std::lock_guard lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  pool->wait_idle();
+  EXPECT_EQ(started.load(), 5);
+  EXPECT_EQ(pool->thread_count(), 3u);
 }
 
 }  // namespace

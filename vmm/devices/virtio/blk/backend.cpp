@@ -92,21 +92,20 @@ uint8_t BlkBackend::execute(const BlkRequest& r) {
 }
 
 Result<std::unique_ptr<BlkWorkerPool>, VirtioError> BlkWorkerPool::create(const std::string& prefix,
-                                                                          unsigned threads,
+                                                                          unsigned min_threads,
+                                                                          unsigned max_threads,
                                                                           size_t capacity) {
-  if (threads == 0 || threads > 64 || capacity == 0) {
+  if (min_threads == 0 || max_threads < min_threads || max_threads > 256 || capacity == 0) {
     return fail(VirtioError{VirtioErrorCode::kInvalidArgument,
-                            "virtio-blk worker pool: 1..64 threads and a non-zero capacity"});
+                            "virtio-blk worker pool: 1 <= min <= max <= 256 threads and a "
+                            "non-zero capacity"});
   }
-  std::unique_ptr<BlkWorkerPool> pool(new BlkWorkerPool(capacity));
-  for (unsigned i = 0; i < threads; ++i) {
-    std::string name = prefix + "w" + std::to_string(i);
-    try {
-      pool->threads_.emplace_back([p = pool.get(), name] { p->run(name); });
-    } catch (const std::system_error& e) {
-      pool->stop();
-      return fail(VirtioError{VirtioErrorCode::kSystem,
-                              std::string("virtio-blk worker thread: ") + e.what()});
+  std::unique_ptr<BlkWorkerPool> pool(new BlkWorkerPool(prefix, max_threads, capacity));
+  std::lock_guard lock(pool->mutex_);
+  for (unsigned i = 0; i < min_threads; ++i) {
+    if (!pool->spawn_locked()) {
+      return fail(
+          VirtioError{VirtioErrorCode::kSystem, "virtio-blk: cannot start a worker thread"});
     }
   }
   return pool;
@@ -116,12 +115,29 @@ BlkWorkerPool::~BlkWorkerPool() {
   stop();
 }
 
+bool BlkWorkerPool::spawn_locked() {
+  std::string name = prefix_ + "w" + std::to_string(threads_.size());
+  try {
+    threads_.emplace_back([this, name] { run(name); });
+  } catch (const std::system_error&) {
+    return false;  // out of threads: the ones we have carry on
+  }
+  return true;
+}
+
+size_t BlkWorkerPool::thread_count() const {
+  std::lock_guard lock(mutex_);
+  return threads_.size();
+}
+
 void BlkWorkerPool::run(std::string name) {
   name.resize(std::min<size_t>(name.size(), 15));  // the kernel's limit
   pthread_setname_np(pthread_self(), name.c_str());
   std::unique_lock lock(mutex_);
   for (;;) {
+    ++idle_;
     work_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+    --idle_;
     if (jobs_.empty()) return;  // stopping
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
@@ -140,6 +156,8 @@ bool BlkWorkerPool::submit(Job job) {
     std::lock_guard lock(mutex_);
     if (stopping_ || jobs_.size() >= capacity_) return false;
     jobs_.push_back(std::move(job));
+    // Every thread busy (or already claimed by an earlier job): one more, if allowed.
+    if (idle_ < jobs_.size() && threads_.size() < max_threads_) spawn_locked();
   }
   work_cv_.notify_one();
   return true;
@@ -161,17 +179,17 @@ void BlkWorkerPool::wait_idle() {
 }
 
 void BlkWorkerPool::stop() {
+  std::vector<std::thread> threads;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ && threads_.empty()) return;
     stopping_ = true;
     jobs_.clear();
+    threads.swap(threads_);
   }
   work_cv_.notify_all();
-  for (auto& t : threads_) {
+  for (auto& t : threads) {
     if (t.joinable()) t.join();
   }
-  threads_.clear();
 }
 
 }  // namespace flotilla::vmm::virtio

@@ -47,13 +47,17 @@ class BlkBackend {
   std::mutex warn_mutex_;
 };
 
-// N threads named "<prefix>w<i>" taking jobs from one FIFO of at most `capacity` entries.
+// Threads named "<prefix>w<i>" taking jobs from one FIFO of at most `capacity` entries. Starts
+// with min_threads and adds one (up to max_threads) whenever a job is queued while every thread
+// is busy, so a deep guest queue becomes as many concurrent host I/Os (O_DIRECT on a fast device
+// needs them) while an idle or shallow disk costs a thread or two. Threads stay until stop().
 class BlkWorkerPool {
  public:
   using Job = std::function<void()>;
 
   static Result<std::unique_ptr<BlkWorkerPool>, VirtioError> create(const std::string& prefix,
-                                                                    unsigned threads,
+                                                                    unsigned min_threads,
+                                                                    unsigned max_threads,
                                                                     size_t capacity);
   ~BlkWorkerPool();  // stop()
   BlkWorkerPool(const BlkWorkerPool&) = delete;
@@ -67,20 +71,25 @@ class BlkWorkerPool {
   void wait_idle();
   // Finishes the running jobs, drops the queued ones, joins the threads. Idempotent.
   void stop();
-  size_t thread_count() const { return threads_.size(); }
+  size_t thread_count() const;
 
  private:
-  explicit BlkWorkerPool(size_t capacity) : capacity_(capacity) {}
+  BlkWorkerPool(std::string prefix, unsigned max_threads, size_t capacity)
+      : prefix_(std::move(prefix)), max_threads_(max_threads), capacity_(capacity) {}
+  bool spawn_locked();  // mutex_ held
   void run(std::string name);
 
+  const std::string prefix_;
+  const unsigned max_threads_;
   const size_t capacity_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable idle_cv_;
-  std::deque<Job> jobs_;   // GUARDED_BY(mutex_)
-  size_t running_ = 0;     // GUARDED_BY(mutex_)
-  bool stopping_ = false;  // GUARDED_BY(mutex_)
-  std::vector<std::thread> threads_;
+  std::deque<Job> jobs_;              // GUARDED_BY(mutex_)
+  size_t running_ = 0;                // GUARDED_BY(mutex_)
+  size_t idle_ = 0;                   // GUARDED_BY(mutex_): threads waiting for a job
+  bool stopping_ = false;             // GUARDED_BY(mutex_)
+  std::vector<std::thread> threads_;  // GUARDED_BY(mutex_); stop() joins them outside it
 };
 
 }  // namespace flotilla::vmm::virtio

@@ -31,7 +31,8 @@ Result<std::shared_ptr<VirtioBlock>, VirtioError> VirtioBlock::create(
                             "virtio-blk serial is longer than 20 bytes"});
   }
   std::shared_ptr<VirtioBlock> block(new VirtioBlock(std::move(config), std::move(image)));
-  auto pool = BlkWorkerPool::create(block->config_.name, block->config_.workers, qs);
+  auto pool = BlkWorkerPool::create(block->config_.name, block->config_.min_workers,
+                                    block->config_.max_workers, qs);
   if (!pool) return fail(pool.error());
   block->pool_ = std::move(*pool);
   return block;

@@ -40,7 +40,10 @@ struct VirtioBlockConfig {
   std::string name = "blk0";  // log lines; worker threads are "<name>w<i>"
   std::string serial;         // ≤ 20 bytes (VIRTIO_BLK_ID_BYTES), returned by GET_ID
   uint16_t queue_size = 256;  // power of two ≤ 1024
-  unsigned workers = 4;       // I/O threads for this disk
+  // I/O threads for this disk: min_workers at start, more while the guest keeps more requests
+  // in flight than there are idle threads, up to max_workers (host-side queue depth).
+  unsigned min_workers = 2;
+  unsigned max_workers = 32;
 };
 
 class VirtioBlock : public VirtioDevice {
