@@ -32,6 +32,18 @@ void make_sparse(const std::string& path, uint64_t bytes) {
   fs::resize_file(path, bytes);
 }
 
+// Runs a host command (qemu-img); returns its exit status and stdout+stderr.
+std::pair<int, std::string> run_host(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return {-1, "popen failed"};
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
 std::vector<uint8_t> read_all(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
@@ -274,6 +286,71 @@ TEST_F(VmmBlkTest, FullHostFileSystemIsAnIoErrorAndTheGuestCarriesOn) {
             std::string::npos);
   // The monitor logged it once, whatever the number of failed requests.
   poweroff();
+}
+
+TEST_F(VmmBlkTest, Qcow2OverlayOnABackingFileCheckedByQemuImg) {
+  // Base: the host's pattern, converted to qcow2 by qemu-img; overlay: ours to write into.
+  const std::string raw = dir_.file("base.raw"), base = dir_.file("base.qcow2"),
+                    overlay = dir_.file("overlay.qcow2"), out = dir_.file("out.raw");
+  make_sparse(raw, 32 * kMiB);
+  host_write_pattern(raw, 0, 4096, 21);
+  auto [rc1, o1] = run_host("qemu-img convert -f raw -O qcow2 " + raw + " " + base);
+  ASSERT_EQ(rc1, 0) << "qemu-img (qemu-utils) is needed: " << o1;
+  auto [rc2, o2] = run_host("qemu-img create -q -f qcow2 -b " + base + " -F qcow2 " + overlay);
+  ASSERT_EQ(rc2, 0) << o2;
+  const auto base_before = read_all(base);
+  boot({"--disk", overlay + ",format=qcow2,serial=overlay"});
+  EXPECT_EQ(run_ok("blk verify 0 4096 21"),
+            "blk verify lba=0 count=4096 seed=21 mismatches=0 first_bad=-");  // from the base
+  EXPECT_EQ(run_ok("blk write 1000 3000 22"), "blk write lba=1000 count=3000 seed=22");
+  EXPECT_EQ(run_ok("blk write 60000 100 23"), "blk write lba=60000 count=100 seed=23");
+  EXPECT_EQ(run_ok("blk zeroes 200 100"), "blk zeroes lba=200 count=100");
+  EXPECT_EQ(run_ok("blk flush"), "blk flush");
+  EXPECT_EQ(run_ok("blk verify 1000 3000 22"),
+            "blk verify lba=1000 count=3000 seed=22 mismatches=0 first_bad=-");
+  poweroff();
+  auto [rc3, o3] = run_host("qemu-img check " + overlay);
+  EXPECT_EQ(rc3, 0) << o3;
+  auto [rc4, o4] = run_host("qemu-img convert -O raw " + overlay + " " + out);
+  ASSERT_EQ(rc4, 0) << o4;
+  EXPECT_EQ(mismatches(out, 0, 200, 21), 0u);
+  EXPECT_EQ(mismatches(out, 200, 100, std::nullopt), 0u);
+  EXPECT_EQ(mismatches(out, 300, 700, 21), 0u);
+  EXPECT_EQ(mismatches(out, 1000, 3000, 22), 0u);
+  EXPECT_EQ(mismatches(out, 4000, 96, 21), 0u);
+  EXPECT_EQ(mismatches(out, 60000, 100, 23), 0u);
+  EXPECT_EQ(read_all(base), base_before);  // the backing file is never written
+}
+
+TEST_F(VmmBlkTest, Qcow2StaysCleanWhenTheMonitorIsKilledMidWrite) {
+  const std::string img = dir_.file("busy.qcow2");
+  auto [rc, o] = run_host("qemu-img create -q -f qcow2 " + img + " 256M");
+  ASSERT_EQ(rc, 0) << "qemu-img (qemu-utils) is needed: " << o;
+  boot({"--disk", img + ",format=qcow2"});
+  EXPECT_EQ(run_ok("blk write 0 2048 31"), "blk write lba=0 count=2048 seed=31");
+  EXPECT_EQ(run_ok("blk flush"), "blk flush");
+  // 128 MiB of writes that allocate clusters; kill the monitor once they are under way.
+  ASSERT_TRUE(console_->send_line("blk write 4096 262144 32"));
+  auto client = ControlClient::connect(control_);
+  ASSERT_TRUE(client);
+  bool busy = false;
+  const auto deadline = ConsoleClock::now() + 20s;
+  while (!busy && ConsoleClock::now() < deadline) {
+    auto reply = client->request({{"cmd", "stats"}});
+    ASSERT_TRUE(reply && (*reply)["ok"] == true);
+    busy = (*reply)["stats"]["disks"][0]["write_ops"].get<uint64_t>() >= 8;
+  }
+  ASSERT_TRUE(busy) << "the guest's writes never started";
+  ASSERT_EQ(::kill(console_->pid(), SIGKILL), 0);
+  ASSERT_TRUE(console_->wait_exit(10s));
+  console_.reset();
+  auto [rc2, o2] = run_host("qemu-img check " + img);
+  EXPECT_EQ(rc2, 0) << o2;  // leaked clusters would be exit 3, corruption 2
+  // What was flushed before is intact.
+  const std::string out = dir_.file("busy.raw");
+  auto [rc3, o3] = run_host("qemu-img convert -O raw " + img + " " + out);
+  ASSERT_EQ(rc3, 0) << o3;
+  EXPECT_EQ(mismatches(out, 0, 2048, 31), 0u);
 }
 
 TEST_F(VmmBlkTest, BadDiskIsRefusedBeforeTheVmExists) {
