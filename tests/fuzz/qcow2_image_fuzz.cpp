@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -32,6 +33,17 @@ const std::string& work_dir() {
       std::abort();
     }
     ::close(fd);
+    // Leave nothing behind in /dev/shm (a plain buffer: it outlives the static strings).
+    static char saved[64];
+    std::snprintf(saved, sizeof saved, "%s", pattern.c_str());
+    std::atexit([] {
+      char path[96];
+      std::snprintf(path, sizeof path, "%s/img.qcow2", saved);
+      ::unlink(path);
+      std::snprintf(path, sizeof path, "%s/base.raw", saved);
+      ::unlink(path);
+      ::rmdir(saved);
+    });
     return pattern;
   }();
   return dir;
