@@ -264,8 +264,14 @@ ImageResult<void> Qcow2Image::writev(uint64_t offset, std::span<const iovec> iov
       done += m->length;
       continue;
     }
+    const uint64_t cb = header_.cluster_bits;
+    const uint64_t span = std::min(m->length, length - done);
+    if (in_flight_locked(guest >> cb, ((guest + span - 1) >> cb) - (guest >> cb) + 1)) {
+      in_flight_cv_.wait(lock);  // another request is allocating these clusters: map again
+      continue;
+    }
     std::vector<iovec> rest = iov_slice(iov, done, length - done);
-    auto written = write_allocating_locked(guest, rest, *m);
+    auto written = write_allocating_locked(lock, guest, rest, *m);
     if (!written) return fail(written.error());
     done += *written;
   }
@@ -297,11 +303,15 @@ ImageResult<void> Qcow2Image::discard(uint64_t offset, uint64_t length) {
   const uint64_t end =
       end_raw == header_.size ? (end_raw + cs - 1) & ~(cs - 1) : end_raw & ~(cs - 1);
   for (uint64_t g = start; g < end;) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto m = map_locked(g, end - g);
     if (!m) return fail(m.error());
     if (m->kind == Kind::kZero || (m->kind == Kind::kUnallocated && !backing_)) {
       g += (m->length + cs - 1) & ~(cs - 1);
+      continue;
+    }
+    if (in_flight_locked(g / cs, 1)) {
+      in_flight_cv_.wait(lock);
       continue;
     }
     if (auto r = zero_cluster_locked(g, true); !r) return r;
@@ -334,11 +344,15 @@ ImageResult<void> Qcow2Image::write_zeroes(uint64_t offset, uint64_t length, boo
   if (full_start >= full_end) return write_plain(offset, end);
   if (auto r = write_plain(offset, full_start); !r) return r;
   for (uint64_t g = full_start; g < full_end;) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto m = map_locked(g, full_end - g);
     if (!m) return fail(m.error());
     if (m->kind == Kind::kZero || (m->kind == Kind::kUnallocated && !backing_)) {
       g += (m->length + cs - 1) & ~(cs - 1);
+      continue;
+    }
+    if (in_flight_locked(g / cs, 1)) {
+      in_flight_cv_.wait(lock);
       continue;
     }
     if (auto r = zero_cluster_locked(g, may_unmap); !r) return r;

@@ -2,8 +2,10 @@
 //
 // Locking: mu_ guards every piece of metadata (L1, L2 cache, refcount table and cache, the
 // allocator, pending frees, host_end_). Reads and writes of clusters that are already allocated
-// map under mu_ and move their data outside it, so those run in parallel; allocating writes
-// (new clusters, COW from the backing file, zero or compressed clusters) run under mu_.
+// map under mu_ and move their data outside it, so those run in parallel; a write needing fresh
+// clusters allocates them under mu_, marks the guest clusters in flight (in_flight_), writes
+// outside mu_, then links them into the L2 table under mu_ again. Rewrites of zero-allocated
+// and compressed clusters run wholly under mu_.
 // Normal data clusters are never freed while the image is open (discard keeps the cluster and
 // sets the zero flag, punching the host file's blocks), so a request that mapped a cluster and
 // then dropped the lock can never write into a cluster that became metadata or another
@@ -18,6 +20,7 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -98,8 +101,10 @@ class Qcow2Image final : public BlockImage {
   ImageResult<void> read_backing(uint64_t guest, std::span<const iovec> out);
 
   // --- writes (qcow2_write.cpp) ---
-  ImageResult<uint64_t> write_allocating_locked(uint64_t guest, std::span<const iovec> iov,
-                                                const Mapping& first);
+  // Drops and retakes `lock` around the data write of a run of fresh clusters.
+  ImageResult<uint64_t> write_allocating_locked(std::unique_lock<std::mutex>& lock, uint64_t guest,
+                                                std::span<const iovec> iov, const Mapping& first);
+  bool in_flight_locked(uint64_t first_cluster, uint64_t count) const;
   ImageResult<void> fill_cow(uint64_t guest, uint64_t length, const Mapping& m,
                              std::vector<uint8_t>& out);
   ImageResult<void> zero_cluster_locked(uint64_t guest_cluster, bool punch);
@@ -139,7 +144,15 @@ class Qcow2Image final : public BlockImage {
   std::unordered_map<uint64_t, Table> l2_cache_;              // guarded by mu_, key: host offset
   std::unordered_map<uint64_t, RefBlock> ref_cache_;          // guarded by mu_, key: block index
   std::vector<std::pair<uint64_t, uint64_t>> pending_frees_;  // guarded by mu_: host, bytes
-  uint64_t use_clock_ = 0;                                    // guarded by mu_
+  // Guest clusters whose fresh host clusters are being written without the lock (not yet in
+  // their L2 table); other allocations and zeroing of them wait on in_flight_cv_.
+  struct InFlight {
+    uint64_t first_cluster;
+    uint64_t count;
+  };
+  std::vector<InFlight> in_flight_;  // guarded by mu_
+  std::condition_variable in_flight_cv_;
+  uint64_t use_clock_ = 0;  // guarded by mu_
   uint64_t free_hint_ = 0;  // guarded by mu_: cluster index to search from
   uint64_t host_end_ = 0;   // guarded by mu_: bytes; past it every cluster is unused
   size_t max_l2_tables_ = 0;

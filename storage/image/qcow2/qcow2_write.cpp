@@ -33,7 +33,14 @@ ImageResult<void> Qcow2Image::fill_cow(uint64_t guest, uint64_t length, const Ma
   return read_backing(guest, std::span<const iovec>(&v, 1));
 }
 
-ImageResult<uint64_t> Qcow2Image::write_allocating_locked(uint64_t guest,
+bool Qcow2Image::in_flight_locked(uint64_t first_cluster, uint64_t count) const {
+  return std::any_of(in_flight_.begin(), in_flight_.end(), [&](const InFlight& f) {
+    return first_cluster < f.first_cluster + f.count && f.first_cluster < first_cluster + count;
+  });
+}
+
+ImageResult<uint64_t> Qcow2Image::write_allocating_locked(std::unique_lock<std::mutex>& lock,
+                                                          uint64_t guest,
                                                           std::span<const iovec> iov,
                                                           const Mapping& first) {
   const uint64_t cs = header_.cluster_size();
@@ -92,6 +99,12 @@ ImageResult<uint64_t> Qcow2Image::write_allocating_locked(uint64_t guest,
   if (auto t = l2_for_write_locked(l1_index); !t) return fail(t.error());
   auto host = alloc_clusters_locked(clusters);
   if (!host) return fail(host.error());
+  // The data (and the copy-on-write reads) move without the lock: the new clusters are counted
+  // but named by no table yet, and the guest clusters are marked in flight so no other request
+  // allocates them meanwhile. Only then does the L2 table name them.
+  const uint64_t first_cluster = guest >> cb;
+  in_flight_.push_back(InFlight{first_cluster, clusters});
+  lock.unlock();
   std::vector<uint8_t> head;
   std::vector<uint8_t> tail;
   const uint64_t end_in_cluster = end & (cs - 1);
@@ -108,6 +121,9 @@ ImageResult<uint64_t> Qcow2Image::write_allocating_locked(uint64_t guest,
         direct_fd_.valid() && *host % kCowAlign == 0 && iov_aligned(parts, kCowAlign);
     err = transfer_full(direct ? direct_fd_.get() : fd_.get(), *host, parts, true);
   }
+  lock.lock();
+  std::erase_if(in_flight_, [&](const InFlight& f) { return f.first_cluster == first_cluster; });
+  in_flight_cv_.notify_all();
   if (!cow || err != 0) {
     // Nothing names the new clusters yet: give them back at once.
     for (uint64_t i = 0; i < clusters; ++i) (void)set_refcount_locked((*host >> cb) + i, 0);
