@@ -406,3 +406,72 @@ TEST(Qcow2Write, RacingWritesDiscardsAndZeroesOnSharedClustersKeepMetadataClean)
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Qcow2Write, CopyImageImportsARawFileIntoQcow2Sparsely) {
+  TempDir dir("qcow2-import");
+  const std::string src = dir.file("src.raw");
+  const std::string dst = dir.file("dst.qcow2");
+  create_or_die(src, ImageFormat::kRaw, 32 << 20);
+  {
+    auto raw = open_or_die(src, ImageFormat::kRaw, false);
+    ASSERT_TRUE(raw->write(3 << 20, pattern(3 << 20, 2 << 20, 1)).ok());
+    ASSERT_TRUE(raw->write(30 << 20, pattern(30 << 20, 4096, 2)).ok());
+  }
+  create_or_die(dst, ImageFormat::kQcow2, 32 << 20);
+  {
+    auto in = open_or_die(src, ImageFormat::kRaw, true);
+    auto out = open_or_die(dst, ImageFormat::kQcow2, false);
+    uint64_t last = 0;
+    auto r = copy_image(*in, *out, [&](uint64_t done, uint64_t) { last = done; });
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(last, 32u << 20);
+  }
+  auto check = qemu_check(dst);
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_EQ(qemu_compare(src, "raw", dst, "qcow2").exit_code, 0);
+  auto info = image_info(dst);
+  ASSERT_TRUE(info.ok());
+  EXPECT_LT(info->file_bytes, 6u << 20);  // zero runs stayed unallocated
+}
+
+TEST(Qcow2Write, AFullHostFileSystemIsNoSpaceAndTheImageStaysConsistent) {
+  TempDir dir("qcow2-enospc");
+  const std::string mnt = dir.file("small");
+  fs::create_directories(mnt);
+  auto mount = run_command("mount -t tmpfs -o size=3m tmpfs " + quote(mnt));
+  ASSERT_EQ(mount.exit_code, 0) << "this test needs root to mount a 3 MiB tmpfs: " << mount.output;
+  struct Unmount {
+    std::string at;
+    ~Unmount() { run_command("umount " + quote(at)); }
+  } unmount{mnt};
+  const std::string q = mnt + "/disk.qcow2";
+  create_or_die(q, ImageFormat::kQcow2, 64 << 20, 16);
+  uint64_t written = 0;
+  ImageError last;
+  {
+    auto image = open_or_die(q, ImageFormat::kQcow2, false);
+    ASSERT_TRUE(image);
+    for (uint64_t at = 0; at < (64u << 20); at += 256 * 1024) {
+      auto r = image->write(at, pattern(at, 256 * 1024, 1));
+      if (!r) {
+        last = r.error();
+        break;
+      }
+      written = at + 256 * 1024;
+    }
+    EXPECT_EQ(last.code, ImageErrc::kNoSpace) << last.message;
+    EXPECT_GT(written, 0u);
+    // What was written before the error is still there and readable.
+    std::vector<std::byte> back(4096);
+    ASSERT_TRUE(image->read(0, back).ok());
+    EXPECT_EQ(back, pattern(0, 4096, 1));
+    (void)image->flush();  // may fail for lack of room too; must not corrupt
+  }
+  auto check = qemu_check(q);
+  EXPECT_TRUE(check.exit_code == 0 || check.exit_code == 3) << check.output;
+  EXPECT_EQ(check.output.find("ERROR"), std::string::npos) << check.output;
+}
+
+}  // namespace
