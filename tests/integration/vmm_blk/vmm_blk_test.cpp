@@ -353,6 +353,29 @@ TEST_F(VmmBlkTest, Qcow2StaysCleanWhenTheMonitorIsKilledMidWrite) {
   EXPECT_EQ(mismatches(out, 0, 2048, 31), 0u);
 }
 
+TEST_F(VmmBlkTest, DisksComeBackAfterARebootWithFreshCounters) {
+  const std::string d = dir_.file("reboot.raw");
+  make_sparse(d, 16 * kMiB);
+  boot({"--disk", d + ",serial=keep"});
+  EXPECT_EQ(run_ok("blk write 50 500 61"), "blk write lba=50 count=500 seed=61");
+  // Reboot with requests just completed; the new boot reopens the image.
+  auto client = ControlClient::connect(control_);
+  ASSERT_TRUE(client);
+  auto r = client->request({{"cmd", "reboot"}});
+  ASSERT_TRUE(r && (*r)["ok"] == true);
+  ASSERT_TRUE(wait_ready(*console_)) << console_->output();
+  ASSERT_TRUE(console_->wait_for(std::regex("probe> "), kCmd));
+  const nlohmann::json fresh = stats();
+  ASSERT_EQ(fresh["disks"].size(), 1u);
+  EXPECT_EQ(fresh["disks"][0]["write_ops"], 0);  // counters are per boot
+  EXPECT_EQ(run_ok("blk verify 50 500 61"),
+            "blk verify lba=50 count=500 seed=61 mismatches=0 first_bad=-");
+  CommandOutput info = run("blk info");
+  ASSERT_EQ(info.lines.size(), 1u);
+  EXPECT_NE(info.lines[0].find("id=keep"), std::string::npos) << info.lines[0];
+  poweroff();
+}
+
 TEST_F(VmmBlkTest, BadDiskIsRefusedBeforeTheVmExists) {
   const std::string gone = dir_.file("missing.raw");
   const std::string exit_file = dir_.file("exit.json");
