@@ -131,6 +131,11 @@ ImageResult<void> Qcow2Image::load_tables() {
     if (off != 0 && !fixed_ok(off)) {
       return fail(corrupt(path_, "L1 entry " + std::to_string(i) + " points outside the file"));
     }
+    if (off != 0 && overlaps_fixed_tables(off)) {
+      return fail(
+          corrupt(path_, "L1 entry " + std::to_string(i) + " points at the header or a table"));
+    }
+    if (off != 0) table_clusters_.insert(off);
   }
   const uint64_t rt_bytes = uint64_t{h.refcount_table_clusters} * cs;
   raw.assign(rt_bytes, 0);
@@ -145,6 +150,11 @@ ImageResult<void> Qcow2Image::load_tables() {
       return fail(
           corrupt(path_, "refcount table entry " + std::to_string(i) + " points outside the file"));
     }
+    if (off != 0 && overlaps_fixed_tables(off)) {
+      return fail(corrupt(
+          path_, "refcount table entry " + std::to_string(i) + " points at the header or a table"));
+    }
+    if (off != 0) table_clusters_.insert(off);
   }
   return {};
 }

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -94,6 +95,8 @@ class Qcow2Image final : public BlockImage {
   ImageResult<Table*> l2_table_locked(uint64_t l2_offset);
   ImageResult<Table*> l2_for_write_locked(uint64_t l1_index);
   ImageResult<void> check_data_cluster(uint64_t host) const;
+  // True when [host, host + one cluster) overlaps the header, the L1 or the refcount table.
+  bool overlaps_fixed_tables(uint64_t host) const;
   ImageResult<void> read_compressed_locked(uint64_t entry, uint64_t in_cluster,
                                            std::span<const iovec> out);
   // Fills out with the guest bytes at guest for a mapping that is not kData (zeroes, backing).
@@ -138,9 +141,12 @@ class Qcow2Image final : public BlockImage {
   uint64_t metadata_end_ = 0;  // end of the header's fixed tables (for overlap checks)
 
   mutable std::mutex mu_;
-  std::vector<uint64_t> l1_;                                  // guarded by mu_
-  std::vector<uint64_t> l1_dirty_;                            // guarded by mu_: indexes to write
-  std::vector<uint64_t> ref_table_;                           // guarded by mu_
+  std::vector<uint64_t> l1_;         // guarded by mu_
+  std::vector<uint64_t> l1_dirty_;   // guarded by mu_: indexes to write
+  std::vector<uint64_t> ref_table_;  // guarded by mu_
+  // Host offsets of every L2 table and refcount block (never freed while open): a data cluster
+  // at one of them is corrupt metadata, refused rather than written through.
+  std::unordered_set<uint64_t> table_clusters_;               // guarded by mu_
   std::unordered_map<uint64_t, Table> l2_cache_;              // guarded by mu_, key: host offset
   std::unordered_map<uint64_t, RefBlock> ref_cache_;          // guarded by mu_, key: block index
   std::vector<std::pair<uint64_t, uint64_t>> pending_frees_;  // guarded by mu_: host, bytes

@@ -10,19 +10,24 @@
 
 namespace flotilla::storage::qcow2 {
 
+bool Qcow2Image::overlaps_fixed_tables(uint64_t host) const {
+  const uint64_t cs = header_.cluster_size();
+  const uint64_t l1_bytes = uint64_t{header_.l1_size} * 8;
+  const uint64_t rt_bytes = uint64_t{header_.refcount_table_clusters} * cs;
+  auto overlaps = [&](uint64_t start, uint64_t bytes) {
+    return bytes > 0 && host < start + bytes && start < host + cs;
+  };
+  return host < cs || overlaps(header_.l1_table_offset, l1_bytes) ||
+         overlaps(header_.refcount_table_offset, rt_bytes);
+}
+
 ImageResult<void> Qcow2Image::check_data_cluster(uint64_t host) const {
   const uint64_t cs = header_.cluster_size();
   if (host % cs != 0) return fail(corrupt(path_, "data cluster offset not cluster-aligned"));
   if (host < cs || host > host_end_ - cs) {
     return fail(corrupt(path_, "data cluster at " + std::to_string(host) + " outside the file"));
   }
-  const uint64_t l1_bytes = uint64_t{header_.l1_size} * 8;
-  const uint64_t rt_bytes = uint64_t{header_.refcount_table_clusters} * cs;
-  auto overlaps = [&](uint64_t start, uint64_t bytes) {
-    return bytes > 0 && host < start + bytes && start < host + cs;
-  };
-  if (overlaps(header_.l1_table_offset, l1_bytes) ||
-      overlaps(header_.refcount_table_offset, rt_bytes)) {
+  if (overlaps_fixed_tables(host) || table_clusters_.count(host) != 0) {
     return fail(corrupt(path_, "data cluster at " + std::to_string(host) + " overlaps metadata"));
   }
   return {};
@@ -36,6 +41,9 @@ ImageResult<Qcow2Image::Table*> Qcow2Image::l2_table_locked(uint64_t l2_offset) 
   const uint64_t cs = header_.cluster_size();
   if (l2_offset % cs != 0 || l2_offset < cs || l2_offset > host_end_ - cs) {
     return fail(corrupt(path_, "L2 table at " + std::to_string(l2_offset) + " outside the file"));
+  }
+  if (overlaps_fixed_tables(l2_offset)) {
+    return fail(corrupt(path_, "L2 table at " + std::to_string(l2_offset) + " overlaps metadata"));
   }
   while (l2_cache_.size() >= max_l2_tables_) {
     auto lru = std::min_element(
@@ -79,6 +87,7 @@ ImageResult<Qcow2Image::Table*> Qcow2Image::l2_for_write_locked(uint64_t l1_inde
   table.dirty = true;
   table.last_use = ++use_clock_;
   l1_[l1_index] = *host | kOflagCopied;
+  table_clusters_.insert(*host);
   l1_dirty_.push_back(l1_index);
   return &l2_cache_.insert_or_assign(*host, std::move(table)).first->second;
 }

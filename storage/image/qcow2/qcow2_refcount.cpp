@@ -53,6 +53,8 @@ ImageResult<Qcow2Image::RefBlock*> Qcow2Image::ref_block_locked(uint64_t block_i
   if (offset % cs != 0 || offset < cs || offset > host_end_ - cs) {
     return fail(corrupt(path_, "refcount block outside the file"));
   }
+  if (overlaps_fixed_tables(offset))
+    return fail(corrupt(path_, "refcount block overlaps metadata"));
   while (ref_cache_.size() >= max_ref_blocks_) {
     auto lru = std::min_element(
         ref_cache_.begin(), ref_cache_.end(),
@@ -207,6 +209,7 @@ ImageResult<uint64_t> Qcow2Image::alloc_clusters_locked(uint64_t count) {
           return fail(host_error("write refcount table", err));
         }
         ref_table_[missing[j]] = host;
+        table_clusters_.insert(host);
       }
       for (auto& [index, block] : fresh) {
         block.last_use = ++use_clock_;
@@ -254,6 +257,7 @@ ImageResult<void> Qcow2Image::create_ref_block_locked(uint64_t block_index) {
     return fail(host_error("write refcount table", err));
   }
   ref_table_[block_index] = host;
+  table_clusters_.insert(host);
   host_end_ = std::max(host_end_, host + cs);
   block.last_use = ++use_clock_;
   ref_cache_.insert_or_assign(block_index, std::move(block));
@@ -301,6 +305,7 @@ ImageResult<void> Qcow2Image::grow_ref_table_locked(uint64_t min_entries) {
   std::unordered_map<uint64_t, RefBlock> fresh;
   for (size_t j = 0; j < missing.size(); ++j) {
     table[missing[j]] = (start + k + j) * cs;
+    table_clusters_.insert((start + k + j) * cs);
     fresh[missing[j]].bytes.assign(cs, 0);
   }
   for (uint64_t c = start; c < start + k + missing.size(); ++c) {

@@ -127,6 +127,7 @@ ImageResult<void> Qcow2Image::create_ref_block_past_end_locked(uint64_t block_in
     return fail(host_error("write refcount table", err));
   }
   ref_table_[block_index] = *host;
+  table_clusters_.insert(*host);
   block.last_use = ++use_clock_;
   ref_cache_.insert_or_assign(block_index, std::move(block));
   return {};

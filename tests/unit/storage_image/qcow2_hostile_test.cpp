@@ -81,11 +81,12 @@ TEST_F(Qcow2HostileTest, L2EntriesPastTheEndOrOntoMetadataFailTheRequest) {
   patch_file(path_, l2, be64((1ull << 63) | (1ull << 41)));              // past the end
   patch_file(path_, l2 + 8, be64((1ull << 63) | l1_offset()));           // onto the L1 table
   patch_file(path_, l2 + 16, be64((1ull << 63) | (l1_offset() + 512)));  // unaligned
+  patch_file(path_, l2 + 24, be64((1ull << 63) | l2));                   // onto its L2 table
   for (bool read_only : {true, false}) {
     auto image = open_image(OpenOptions{path_, ImageFormat::kQcow2, read_only, false, {}});
     ASSERT_TRUE(image.ok()) << image.error().message;
     std::vector<std::byte> buf(4096);
-    for (uint64_t cluster = 0; cluster < 3; ++cluster) {
+    for (uint64_t cluster = 0; cluster < 4; ++cluster) {
       auto r = (*image)->read(cluster * kCluster, buf);
       ASSERT_FALSE(r.ok()) << cluster;
       EXPECT_EQ(r.error().code, ImageErrc::kCorrupt) << r.error().message;
