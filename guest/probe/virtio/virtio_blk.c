@@ -17,6 +17,13 @@ static int has(const struct blk_dev* d, unsigned feature) {
   return (d->vdev->features >> feature) & 1;
 }
 
+/* EVENT_IDX: the device interrupts when its used index passes used_event (the avail ring's
+ * extra entry); keeping it 0x7fff past what the driver has consumed means never. */
+static void set_used_event(struct blk_dev* d) {
+  if (d->event_idx)
+    *(volatile uint16_t*)&d->q.avail->ring[d->q.size] = (uint16_t)(d->q.last_used + 0x7fff);
+}
+
 /* GET_ID: the serial, up to 20 bytes, NUL-padded when shorter. */
 static void read_id(struct blk_dev* d) {
   static uint8_t id[VIRTIO_BLK_ID_BYTES] __attribute__((aligned(64)));
@@ -37,8 +44,11 @@ static int blk_init(struct blk_dev* d, struct virtio_dev* v) {
     virtio_fail(v);
     return -1;
   }
-  /* The probe polls: ask the device not to interrupt (it may anyway; the pin is not routed). */
+  /* The probe polls: ask the device not to interrupt (it may anyway; the pin is not routed).
+   * With EVENT_IDX the flag is ignored and used_event is kept half the index space ahead. */
   d->q.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+  d->event_idx = has(d, VIRTIO_RING_F_EVENT_IDX);
+  set_used_event(d);
   d->sectors = virtio_config_read64(v, CFG(capacity));
   d->size_max = has(d, VIRTIO_BLK_F_SIZE_MAX) ? virtio_config_read32(v, CFG(size_max)) : 0;
   d->seg_max = has(d, VIRTIO_BLK_F_SEG_MAX) ? virtio_config_read32(v, CFG(seg_max)) : 0;
@@ -160,8 +170,17 @@ int blk_submit_range(struct blk_dev* d, uint32_t type, uint64_t lba, uint32_t se
 void blk_kick(struct blk_dev* d) {
   if (!d->pending_kick) return;
   d->pending_kick = 0;
-  mb(); /* the avail index is visible before we read the device's flag */
-  if (!(*(volatile uint16_t*)&d->q.used->flags & VRING_USED_F_NO_NOTIFY)) virtio_notify(d->vdev, 0);
+  mb(); /* the avail index is visible before we read the device's avail_event / flags */
+  uint16_t old = d->kicked_idx, now = d->q.avail_idx;
+  d->kicked_idx = now;
+  int notify;
+  if (d->event_idx) {
+    uint16_t avail_event = *(volatile uint16_t*)&d->q.used->ring[d->q.size];
+    notify = (uint16_t)(now - avail_event - 1) < (uint16_t)(now - old); /* vring_need_event */
+  } else {
+    notify = !(*(volatile uint16_t*)&d->q.used->flags & VRING_USED_F_NO_NOTIFY);
+  }
+  if (notify) virtio_notify(d->vdev, 0);
 }
 
 int blk_reap(struct blk_dev* d, struct blk_done* out) {
@@ -170,6 +189,7 @@ int blk_reap(struct blk_dev* d, struct blk_done* out) {
   if (head < 0) return 0;
   struct blk_slot* s = &d->slots[head];
   --d->inflight;
+  set_used_event(d);
   out->tag = s->tag;
   out->lba = s->hdr.type == VIRTIO_BLK_T_DISCARD || s->hdr.type == VIRTIO_BLK_T_WRITE_ZEROES
                  ? s->range.sector

@@ -48,6 +48,8 @@ struct blk_dev {
   char id[VIRTIO_BLK_ID_BYTES + 1]; /* serial from GET_ID, "" if none */
   unsigned inflight;
   int pending_kick;
+  int event_idx;       /* VIRTIO_RING_F_EVENT_IDX negotiated */
+  uint16_t kicked_idx; /* avail idx at the last blk_kick (EVENT_IDX's "old") */
   struct blk_slot slots[VIRTQ_MAX_SIZE];
 };
 
@@ -62,7 +64,8 @@ struct blk_done {
 #define BLK_WANTED_FEATURES                                                                       \
   ((1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_RO) | \
    (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH) |                               \
-   (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES))
+   (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES) |                         \
+   (1ull << VIRTIO_RING_F_EVENT_IDX))
 
 /* Finds and initialises every modern virtio-blk device once (ascending slot order); returns
  * how many work. Disk i is blk_get(i). */
