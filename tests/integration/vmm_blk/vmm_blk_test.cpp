@@ -76,6 +76,16 @@ uint64_t mismatches(const std::string& path, uint64_t lba, uint64_t count,
   return bad;
 }
 
+// The child's stderr once it contains `needle` (the reader thread may lag its exit), or what
+// arrived by the deadline.
+std::string stderr_with(GuestConsole& c, const std::string& needle) {
+  const auto deadline = ConsoleClock::now() + 5s;
+  while (c.stderr_output().find(needle) == std::string::npos && ConsoleClock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  return c.stderr_output();
+}
+
 class VmmBlkTest : public ::testing::Test {
  protected:
   void TearDown() override { console_.reset(); }
@@ -386,8 +396,8 @@ TEST_F(VmmBlkTest, BadDiskIsRefusedBeforeTheVmExists) {
   ASSERT_TRUE(st);
   EXPECT_TRUE(st->exited);
   EXPECT_EQ(st->code, 2);
-  EXPECT_NE((*c)->stderr_output().find("disk 0 (" + gone + "): "), std::string::npos)
-      << (*c)->stderr_output();
+  const std::string err = stderr_with(**c, "disk 0 (" + gone + "): ");
+  EXPECT_NE(err.find("disk 0 (" + gone + "): "), std::string::npos) << err;
   EXPECT_EQ((*c)->output().find("flotilla-probe"), std::string::npos);  // no guest ran
   const auto record = nlohmann::json::parse(read_all(exit_file), nullptr, false);
   EXPECT_EQ(record["reason"], "invalid_definition") << record.dump();
@@ -399,7 +409,7 @@ TEST_F(VmmBlkTest, BadDiskIsRefusedBeforeTheVmExists) {
   auto st2 = (*c2)->wait_exit(10s);
   ASSERT_TRUE(st2);
   EXPECT_EQ(st2->code, 2);
-  EXPECT_NE((*c2)->stderr_output().find("turbo"), std::string::npos);
+  EXPECT_NE(stderr_with(**c2, "turbo").find("turbo"), std::string::npos);
 }
 
 }  // namespace
