@@ -9,6 +9,7 @@
 #include <netlink/route/link/bridge.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -210,6 +211,29 @@ NetResult<UniqueFd> tun_set(const std::string& name, bool persist) {
 }
 
 }  // namespace
+
+std::string tap_name(const std::string& vm_id, unsigned nic_index) {
+  std::string hex;
+  for (char c : vm_id) {
+    if (hex.size() == 8) break;
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) hex.push_back(c);
+  }
+  return std::string(kTapPrefix) + hex + "-" + std::to_string(nic_index % 100);
+}
+
+NetResult<std::vector<std::string>> remove_stale_taps(Links& links,
+                                                      const std::vector<std::string>& keep) {
+  auto all = links.list();
+  if (!all) return fail(all.error());
+  std::vector<std::string> removed;
+  for (const LinkInfo& l : *all) {
+    if (l.name.rfind(kTapPrefix, 0) != 0) continue;
+    if (std::find(keep.begin(), keep.end(), l.name) != keep.end()) continue;
+    if (auto r = links.remove(l.name); !r) return fail(r.error());
+    removed.push_back(l.name);
+  }
+  return removed;
+}
 
 NetResult<void> create_persistent_tap(const std::string& name) {
   auto fd = tun_set(name, true);

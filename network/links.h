@@ -61,6 +61,16 @@ class Links {
   std::unique_ptr<nl_sock, SockDeleter> sock_;
 };
 
+// The TAP name of a VM's NIC: "flt-" + the first 8 hex digits of the VM id + "-" + NIC index
+// (at most 15 bytes, IFNAMSIZ). The prefix marks the TAPs this host's daemon owns.
+inline constexpr const char* kTapPrefix = "flt-";
+std::string tap_name(const std::string& vm_id, unsigned nic_index);
+
+// Removes every link named kTapPrefix* that is not in `keep` (TAPs left behind by guests that
+// died while the daemon was down). Returns the names removed.
+NetResult<std::vector<std::string>> remove_stale_taps(Links& links,
+                                                      const std::vector<std::string>& keep);
+
 // A TAP device (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) made persistent so it outlives the fd that
 // created it: the daemon creates it and attaches it to the bridge, the monitor opens it by name
 // (open_tap) for the guest's lifetime, and the daemon removes it when the guest stops.

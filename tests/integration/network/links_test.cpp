@@ -39,8 +39,9 @@ std::string sys(const std::string& path) {
 class LinksTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(kUnshareErrno, 0) << "entering fresh network and mount namespaces failed (needs root): "
-                                << std::strerror(kUnshareErrno);
+    ASSERT_EQ(kUnshareErrno, 0)
+        << "entering fresh network and mount namespaces failed (needs root): "
+        << std::strerror(kUnshareErrno);
     auto links = Links::open();
     ASSERT_TRUE(links.ok()) << links.error().message;
     links_.emplace(std::move(*links));
@@ -107,6 +108,24 @@ TEST_F(LinksTest, ListShowsWhatWeMade) {
   for (const auto& l : *all) seen |= l.name == "fltbr2" && l.bridge;
   EXPECT_TRUE(seen);
   ASSERT_TRUE(links_->remove("fltbr2").ok());
+}
+
+TEST_F(LinksTest, StaleTapsAreRemovedAndOthersKept) {
+  const std::string live = tap_name("0123abcd-aaaa-bbbb-cccc-000000000000", 0);
+  const std::string stale = tap_name("fedc9876-aaaa-bbbb-cccc-000000000000", 1);
+  EXPECT_EQ(live, "flt-0123abcd-0");
+  EXPECT_LE(stale.size(), 15u);
+  ASSERT_TRUE(create_persistent_tap(live).ok());
+  ASSERT_TRUE(create_persistent_tap(stale).ok());
+  ASSERT_TRUE(links_->ensure_bridge("fltbr3", std::nullopt).ok());  // not a TAP of ours
+  auto removed = remove_stale_taps(*links_, {live});
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(*removed, std::vector<std::string>{stale});
+  EXPECT_TRUE(fs::exists("/sys/class/net/" + live));
+  EXPECT_FALSE(fs::exists("/sys/class/net/" + stale));
+  EXPECT_TRUE(fs::exists("/sys/class/net/fltbr3"));
+  ASSERT_TRUE(links_->remove(live).ok());
+  ASSERT_TRUE(links_->remove("fltbr3").ok());
 }
 
 }  // namespace
