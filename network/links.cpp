@@ -7,9 +7,12 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/link/veth.h>
 #include <sys/ioctl.h>
 
+#include <unistd.h>
 #include <algorithm>
+
 #include <cerrno>
 #include <cstring>
 
@@ -161,6 +164,18 @@ NetResult<void> Links::enslave(const std::string& name, const std::string& bridg
     return nl_failure("attaching " + name + " to " + bridge, err);
   }
   return set_up(name);
+}
+
+NetResult<void> Links::create_veth(const std::string& a, const std::string& b) {
+  if (!valid_link_name(a) || !valid_link_name(b)) {
+    return net_error(NetErrc::kInvalid,
+                     "\"" + a + "\"/\"" + b + "\" are not valid interface names");
+  }
+  if (int err = rtnl_link_veth_add(sock_.get(), a.c_str(), b.c_str(), ::getpid()); err < 0) {
+    return nl_failure("creating veth " + a + "/" + b, err);
+  }
+  if (auto up = set_up(a); !up) return up;
+  return set_up(b);
 }
 
 NetResult<void> Links::remove(const std::string& name) {

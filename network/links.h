@@ -48,6 +48,8 @@ class Links {
   NetResult<std::optional<LinkInfo>> find(const std::string& name);
   NetResult<std::vector<LinkInfo>> list();
   NetResult<void> enslave(const std::string& link, const std::string& bridge);
+  // A veth pair a <-> b, both brought up (benchmarks and tests).
+  NetResult<void> create_veth(const std::string& a, const std::string& b);
   NetResult<void> set_up(const std::string& name);
   // Deleting a link that is already gone succeeds.
   NetResult<void> remove(const std::string& name);
