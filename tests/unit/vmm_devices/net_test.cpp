@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -45,12 +46,13 @@ constexpr const char* kTap = "flt-nettest";
 constexpr uint8_t kGuestMac[6] = {0x02, 0xf1, 0x0a, 0, 0, 1};
 
 std::vector<uint8_t> frame(size_t len, uint8_t seed) {
-  std::vector<uint8_t> f(len);
+  std::vector<uint8_t> f(std::max<size_t>(len, 14));  // runts: cut after the header is built
   std::memcpy(f.data(), "\x02\xf1\x0a\x00\x00\x01", 6);  // to the guest
   std::memcpy(f.data() + 6, "\x02\xf1\x0a\x00\x00\x02", 6);
   f[12] = 0x88;  // local experimental ethertype 0x88b5
   f[13] = 0xb5;
   for (size_t i = 14; i < len; ++i) f[i] = static_cast<uint8_t>(seed + i);
+  f.resize(len);
   return f;
 }
 
@@ -111,7 +113,7 @@ class NetHarness {
   void send(uint16_t slot, const std::vector<uint8_t>& f, virtio::net_abi::NetHeader header = {}) {
     const uint64_t gpa = kTxBuffers + 0x11000ULL * slot;
     ram.put(gpa, header);
-    std::memcpy(ram.at(gpa + kHdr), f.data(), f.size());
+    if (!f.empty()) std::memcpy(ram.at(gpa + kHdr), f.data(), f.size());
     txq->set_desc(slot, gpa, static_cast<uint32_t>(kHdr + f.size()), 0);
     txq->publish(slot);
   }
