@@ -1,8 +1,8 @@
 #include "network/links.h"
 
 #include <fcntl.h>
-#include <linux/if.h>
 #include <linux/if_tun.h>
+#include <net/if.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -257,6 +257,10 @@ NetResult<void> create_persistent_tap(const std::string& name) {
 }
 
 NetResult<UniqueFd> open_tap(const std::string& name) {
+  // TUNSETIFF would quietly create a missing TAP, one no bridge knows about: refuse instead.
+  if (valid_link_name(name) && ::if_nametoindex(name.c_str()) == 0) {
+    return net_error(NetErrc::kNotFound, "no TAP named " + name);
+  }
   auto fd = tun_set(name, false);
   if (!fd) return fd;
   int header = 12;  // struct virtio_net_hdr_v1 (num_buffers included), as virtio 1.x uses

@@ -77,7 +77,9 @@ NetResult<std::vector<std::string>> remove_stale_taps(Links& links,
 // created it: the daemon creates it and attaches it to the bridge, the monitor opens it by name
 // (open_tap) for the guest's lifetime, and the daemon removes it when the guest stops.
 NetResult<void> create_persistent_tap(const std::string& name);
-// Opens an existing TAP for I/O, with the 12-byte virtio-net header (virtio 1.x layout).
+// Opens an existing TAP for I/O, with the 12-byte virtio-net header (virtio 1.x layout). A TAP
+// that does not exist is kNotFound (it is never created here); one another process holds is
+// kSystem (EBUSY).
 NetResult<UniqueFd> open_tap(const std::string& name);
 
 }  // namespace flotilla::network

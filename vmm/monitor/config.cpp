@@ -117,6 +117,15 @@ VmmResult<void> apply_key(const std::string& key, const nlohmann::json& v, VmCon
       disks.push_back(std::move(*d));
     }
     c.disks = std::move(disks);
+  } else if (key == "nics") {
+    if (!v.is_array()) return config_error("nics must be an array");
+    std::vector<NicConfig> nics;
+    for (size_t i = 0; i < v.size(); ++i) {
+      auto n = parse_nic_json(v[i], i);
+      if (!n) return fail(n.error());
+      nics.push_back(std::move(*n));
+    }
+    c.nics = std::move(nics);
   } else {
     return config_error("unknown config key \"" + key + "\"");
   }
@@ -205,6 +214,12 @@ VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* cons
                  "virtio-blk disk PATH[,format=raw|qcow2][,ro][,serial=ID][,direct] (repeatable)")
       ->take_all()
       ->allow_extra_args(false);
+  std::vector<std::string> nic_flags;
+  app.add_option("--nic", nic_flags,
+                 "virtio-net NIC TAP,mac=MAC[,rx_bytes=N][,rx_packets=N][,tx_bytes=N]"
+                 "[,tx_packets=N] (per second; repeatable)")
+      ->take_all()
+      ->allow_extra_args(false);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -235,6 +250,14 @@ VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* cons
       auto d = parse_disk_flag(text);
       if (!d) return fail(d.error());
       c.disks.push_back(std::move(*d));
+    }
+  }
+  if (!nic_flags.empty()) {  // the flags' list replaces the file's
+    c.nics.clear();
+    for (const std::string& text : nic_flags) {
+      auto n = parse_nic_flag(text);
+      if (!n) return fail(n.error());
+      c.nics.push_back(std::move(*n));
     }
   }
   if (!on_reset.empty()) {
@@ -305,6 +328,11 @@ VmmResult<std::vector<std::string>> validate_config(const VmConfig& c, const Hos
   auto image = parse_pvh_elf(*file, *memory_layout);
   if (!image) return config_error("kernel " + c.kernel + ": " + image.error().message);
   if (auto r = validate_disks(c); !r) return fail(r.error());
+  if (auto r = validate_nics(c.nics); !r) return fail(r.error());
+  if (c.nics.size() + c.disks.size() + (c.rng ? 1 : 0) > layout::kVirtioSlots) {
+    return config_error("more virtio devices than virtio-mmio slots (" +
+                        std::to_string(layout::kVirtioSlots) + ")");
+  }
   return warnings;
 }
 

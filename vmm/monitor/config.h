@@ -10,6 +10,7 @@
 
 #include "storage/image/block_image.h"
 #include "vmm/kvm/error.h"
+#include "vmm/monitor/nic_config.h"
 
 namespace flotilla::vmm {
 
@@ -43,6 +44,7 @@ struct VmConfig {
   OnReset on_reset = OnReset::kReboot;
   bool rng = false;               // virtio-rng in slot 0
   std::vector<DiskConfig> disks;  // virtio-blk, in the slots after the rng
+  std::vector<NicConfig> nics;    // virtio-net, in the slots after the disks
 };
 
 // Host facts validation compares against (injected for tests).

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "vmm/arch/x86_64/pvh_elf.h"
+#include "vmm/devices/virtio/net/rate_limiter.h"
 #include "vmm/event/event_loop.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/memory/guest_memory.h"
@@ -57,6 +58,8 @@ class Machine {
   bool paused() const;
   // Queues Ctrl-Alt-Del in the i8042 keyboard buffer (IRQ 1); false when it is full.
   bool send_ctrl_alt_del();
+  // Live rate limits of NIC `index`; false when there is no such NIC.
+  bool set_nic_limits(size_t index, virtio::RateLimit rx, virtio::RateLimit tx);
   nlohmann::json stats() const;
   std::vector<VcpuState> vcpu_states() const;
   std::vector<uint64_t> vcpu_exits() const;
@@ -67,6 +70,7 @@ class Machine {
   VmmResult<void> load_kernel(const std::vector<uint8_t>& kernel);
   VmmResult<void> create_devices();
   VmmResult<void> add_virtio(std::shared_ptr<virtio::VirtioDevice> device, const char* name);
+  VmmResult<void> add_nic(size_t index);   // config_.nics[index] → virtio-net
   VmmResult<void> add_disk(size_t index);  // config_.disks[index] → virtio-blk "blk<index>"
   VmmResult<void> create_vcpus(const Kvm& kvm);
   void stop_vcpus();

@@ -6,6 +6,7 @@
 
 #include <array>
 
+#include "network/links.h"
 #include "vmm/devices/virtio/rng/rng.h"
 #include "vmm/monitor/machine.h"
 
@@ -61,7 +62,34 @@ VmmResult<void> Machine::create_devices() {
   for (size_t i = 0; i < config_.disks.size(); ++i) {
     if (auto r = add_disk(i); !r) return r;
   }
+  for (size_t i = 0; i < config_.nics.size(); ++i) {
+    if (auto r = add_nic(i); !r) return r;
+  }
   return {};
+}
+
+VmmResult<void> Machine::add_nic(size_t index) {
+  const NicConfig& nic = config_.nics[index];
+  const std::string name = "virtio-net" + std::to_string(index);
+  auto tap = network::open_tap(nic.tap);
+  if (!tap) {
+    return vmm_fail(VmmErrc::kDevice,
+                    "nic " + std::to_string(index) + " (" + nic.tap + "): " + tap.error().message);
+  }
+  virtio::VirtioNetConfig nc;
+  nc.mac = nic.mac.bytes;
+  nc.rx_limit = nic.rx;
+  nc.tx_limit = nic.tx;
+  auto net = virtio::VirtioNet::create(nc, std::move(*tap), loop_);
+  if (!net) return vmm_fail(VmmErrc::kDevice, name + ": " + net.error().message);
+  devices_->nics.push_back(*net);
+  return add_virtio(*net, name.c_str());
+}
+
+bool Machine::set_nic_limits(size_t index, virtio::RateLimit rx, virtio::RateLimit tx) {
+  if (!devices_ || index >= devices_->nics.size()) return false;
+  devices_->nics[index]->set_limits(rx, tx);
+  return true;
 }
 
 VmmResult<void> Machine::add_disk(size_t index) {

@@ -12,6 +12,7 @@
 #include "vmm/devices/legacy/rtc.h"
 #include "vmm/devices/legacy/serial.h"
 #include "vmm/devices/virtio/blk/block.h"
+#include "vmm/devices/virtio/net/net.h"
 #include "vmm/kvm/interrupt_lines.h"
 #include "vmm/monitor/bench_port.h"
 #include "vmm/virtio/mmio_transport.h"
@@ -30,6 +31,7 @@ struct MachineDevices {
   std::shared_ptr<ExitDevice> exit_device;
   std::shared_ptr<BenchPort> bench_port;
   std::vector<std::shared_ptr<virtio::VirtioBlock>> disks;  // config order (stats)
+  std::vector<std::shared_ptr<virtio::VirtioNet>> nics;     // config order (stats, limits)
   std::vector<std::shared_ptr<virtio::MmioTransport>> transports;
   Bus pio{"pio"};
   Bus mmio{"mmio"};

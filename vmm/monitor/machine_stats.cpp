@@ -75,6 +75,25 @@ nlohmann::json Machine::stats() const {
                        {"last_error", m.last_error}});
     }
     out["disks"] = disks;
+    nlohmann::json nics = nlohmann::json::array();
+    for (size_t i = 0; i < d.nics.size(); ++i) {
+      const virtio::NetMetricsValues m = d.nics[i]->metrics();
+      const NicConfig* nc = i < config_.nics.size() ? &config_.nics[i] : nullptr;
+      nics.push_back({{"tap", nc ? nc->tap : ""},
+                      {"mac", nc ? nc->mac.to_string() : ""},
+                      {"rx_packets", m.rx_packets},
+                      {"rx_bytes", m.rx_bytes},
+                      {"rx_dropped", m.rx_dropped},
+                      {"rx_throttled", m.rx_throttled},
+                      {"tx_packets", m.tx_packets},
+                      {"tx_bytes", m.tx_bytes},
+                      {"tx_dropped", m.tx_dropped},
+                      {"tx_malformed", m.tx_malformed},
+                      {"tx_throttled", m.tx_throttled},
+                      {"rx_limit", rate_limit_json(d.nics[i]->limits().first)},
+                      {"tx_limit", rate_limit_json(d.nics[i]->limits().second)}});
+    }
+    out["nics"] = nics;
     const SerialMetrics sm = d.serial->metrics();
     out["serial"] = {
         {"tx_bytes", sm.tx_bytes}, {"rx_bytes", sm.rx_bytes}, {"input_dropped", sm.input_dropped}};

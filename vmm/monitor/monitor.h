@@ -45,6 +45,7 @@ class Monitor {
   VmmResult<void> watch_signals();
   void request_stop(const std::string& why, ExitReason reason);
   nlohmann::json handle_control(const nlohmann::json& req);
+  nlohmann::json set_nic_limits(const nlohmann::json& req);  // machine_mu_ held
   nlohmann::json status_json();
   ExitRecord exit_record(const MachineEnd& end) const;
 

@@ -89,6 +89,32 @@ nlohmann::json Monitor::status_json() {
           {"exit_file", path_or_null(config_.exit_file)}};
 }
 
+// {"cmd":"nic_limits","index":N,"rx":{"bytes_per_sec":..,"packets_per_sec":..},"tx":{..}}:
+// changes the live limits (a direction left out keeps its limits) and keeps them for reboots.
+// machine_mu_ held.
+nlohmann::json Monitor::set_nic_limits(const nlohmann::json& req) {
+  const auto index_it = req.find("index");
+  if (index_it == req.end() || !index_it->is_number_unsigned() ||
+      index_it->get<uint64_t>() >= config_.nics.size()) {
+    return {
+        {"ok", false},
+        {"error", "index must name one of the " + std::to_string(config_.nics.size()) + " NICs"}};
+  }
+  NicConfig& nic = config_.nics[index_it->get<size_t>()];
+  virtio::RateLimit rx = nic.rx;
+  virtio::RateLimit tx = nic.tx;
+  for (const char* dir : {"rx", "tx"}) {
+    if (!req.contains(dir)) continue;
+    auto limit = parse_rate_limit_json(req.at(dir), dir);
+    if (!limit) return {{"ok", false}, {"error", limit.error().message}};
+    (dir[0] == 'r' ? rx : tx) = *limit;
+  }
+  nic.rx = rx;
+  nic.tx = tx;
+  machine_->set_nic_limits(index_it->get<size_t>(), rx, tx);
+  return {{"ok", true}, {"rx", rate_limit_json(rx)}, {"tx", rate_limit_json(tx)}};
+}
+
 nlohmann::json Monitor::handle_control(const nlohmann::json& req) {
   const std::string cmd = req.value("cmd", "");
   const auto deadline = Machine::Clock::now() + std::chrono::seconds(2);
@@ -121,6 +147,7 @@ nlohmann::json Monitor::handle_control(const nlohmann::json& req) {
     }
     return {{"ok", true}};
   }
+  if (cmd == "nic_limits") return set_nic_limits(req);
   if (cmd == "stats") {
     nlohmann::json stats = machine_->stats();
     stats["reboots"] = reboots_.load();

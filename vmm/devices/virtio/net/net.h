@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -70,6 +71,7 @@ class VirtioNet : public VirtioDevice {
   bool activated() const override { return rx_ != nullptr; }
 
   void set_limits(RateLimit rx, RateLimit tx);
+  std::pair<RateLimit, RateLimit> limits() const { return {rx_limiter_.get(), tx_limiter_.get()}; }
   NetMetricsValues metrics() const { return metrics_.values(); }
   uint64_t acked_features() const { return acked_features_; }
 
