@@ -33,6 +33,11 @@ constexpr NameTable<OperationState, 5> kOperationStateNames{{
     {OperationState::cancelled, "cancelled"},
 }};
 
+constexpr NameTable<PoolType, 2> kPoolTypeNames{{
+    {PoolType::dir, "dir"},
+    {PoolType::partitioned, "partitioned"},
+}};
+
 template <class E, size_t N>
 std::string_view name_of(const NameTable<E, N>& table, E value) {
   for (const auto& [v, name] : table) {
@@ -56,6 +61,13 @@ std::string_view to_string(VmState s) {
 }
 std::optional<VmState> vm_state_from_string(std::string_view s) {
   return value_of(kVmStateNames, s);
+}
+
+std::string_view to_string(PoolType t) {
+  return name_of(kPoolTypeNames, t);
+}
+std::optional<PoolType> pool_type_from_string(std::string_view s) {
+  return value_of(kPoolTypeNames, s);
 }
 
 std::string_view to_string(Role r) {

@@ -24,8 +24,9 @@ struct BootSource {
 inline constexpr size_t kMaxCmdline = 2048;
 
 struct DiskAttachment {
-  std::string path;  // host path of the image (pools arrive with the storage issue)
+  std::string path;  // host path of the image; for a pool disk, its file or its pool's device
   bool read_only = false;
+  std::string disk_id = {};  // a pool disk (POST /v1/vms/{vm}/disks), or "" for a path-only disk
 };
 
 struct NicAttachment {
@@ -71,6 +72,46 @@ struct VmRecord {
   int64_t created_at = 0;    // unix milliseconds
   int64_t updated_at = 0;
   uint64_t generation = 1;  // bumped by every update (optimistic concurrency, ETag)
+};
+
+// Disk pools (schema 5). A dir pool keeps one image file per disk in a folder; a partitioned
+// pool cuts one large device or file into extents, and a disk is an ordered list of them.
+enum class PoolType { dir, partitioned };
+std::string_view to_string(PoolType t);
+std::optional<PoolType> pool_type_from_string(std::string_view s);
+
+struct PoolRecord {
+  std::string id;  // UUIDv4
+  std::string host;
+  std::string name;  // [a-z0-9][a-z0-9-]{0,62}, unique per host
+  PoolType type = PoolType::dir;
+  std::string path;             // dir: the folder; partitioned: the device or file
+  uint64_t capacity_bytes = 0;  // partitioned: bytes usable for extents; dir: 0 (the file system)
+  int64_t created_at = 0;
+};
+
+// One piece of a partitioned-pool disk: bytes [host_offset, host_offset + length) of the pool's
+// device, in the disk's virtual order.
+struct DiskExtent {
+  uint64_t host_offset = 0;
+  uint64_t length = 0;
+  bool operator==(const DiskExtent&) const = default;
+};
+
+struct DiskRecord {
+  std::string id;  // UUIDv4
+  std::string host;
+  std::string name;  // unique per host
+  std::string pool_id;
+  std::string format = "raw";       // "raw" | "qcow2"
+  uint64_t size_bytes = 0;          // virtual size
+  std::string path;                 // dir pools: the image file; partitioned: the pool's device
+  std::string backing_disk_id;      // qcow2 overlay on this disk, or ""
+  std::vector<DiskExtent> extents;  // partitioned pools only, in virtual order
+  std::string attached_to;          // the VM it is attached to, or "" (read from vm_disks)
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  uint64_t generation = 1;
 };
 
 enum class Role { viewer, helpdesk, operator_, admin };

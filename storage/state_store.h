@@ -69,6 +69,36 @@ class StateStore {
   // Refused with invalid_state unless stopped or crashed.
   virtual StoreResult<void> delete_vm(const std::string& id) = 0;
 
+  // Disk pools and disks (schema 5). Names are unique per host (conflict naming it). A pool
+  // with disks, a disk attached to a VM, and a disk that is another disk's backing file are
+  // refused with invalid_state. create_pool/create_disk fill host, timestamps and, when the
+  // record's id is empty, a new id (a pool rebuilt from its device keeps its disks' ids).
+  virtual StoreResult<PoolRecord> create_pool(const PoolRecord& pool) = 0;
+  virtual StoreResult<PoolRecord> get_pool(const std::string& id) = 0;
+  virtual StoreResult<PoolRecord> get_pool_by_name(const std::string& name) = 0;
+  virtual StoreResult<std::vector<PoolRecord>> list_pools() = 0;
+  virtual StoreResult<void> delete_pool(const std::string& id) = 0;
+
+  // Disks come back with their extents and the VM they are attached to. list_disks("") lists
+  // every disk, list_disks(pool_id) one pool's, in creation order.
+  virtual StoreResult<DiskRecord> create_disk(const DiskRecord& disk) = 0;
+  virtual StoreResult<DiskRecord> get_disk(const std::string& id) = 0;
+  virtual StoreResult<DiskRecord> get_disk_by_name(const std::string& name) = 0;
+  virtual StoreResult<std::vector<DiskRecord>> list_disks(const std::string& pool_id) = 0;
+  // New size and extent list (growth); bumps generation.
+  virtual StoreResult<DiskRecord> resize_disk(const std::string& id, uint64_t size_bytes,
+                                              const std::vector<DiskExtent>& extents) = 0;
+  virtual StoreResult<void> delete_disk(const std::string& id) = 0;
+
+  // Attaches a pool disk to a VM as its last disk (path = the disk's path). Refused with
+  // invalid_state unless the VM is stopped or crashed, or when the disk is attached anywhere
+  // already (conflict), or the VM has 16 disks. Bumps the VM's generation.
+  virtual StoreResult<VmRecord> attach_disk(const std::string& vm_id, const std::string& disk_id,
+                                            bool read_only) = 0;
+  // Removes that pool disk from the VM (not_found if it is not attached there).
+  virtual StoreResult<VmRecord> detach_disk(const std::string& vm_id,
+                                            const std::string& disk_id) = 0;
+
   // Change counters, for callers that cache what they derive from the records (the API's
   // GET /v1/vms body, its token cache). Each is bumped by every row written to its tables (VMs:
   // vms, vm_disks, vm_nics; tokens: tokens), by any call, before that call returns; a write

@@ -144,6 +144,48 @@ constexpr const char* kV4Sql = R"sql(
 ALTER TABLE vms ADD COLUMN state_reason TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Migration 5: disk pools, their disks and the extents of partitioned pools; a VM's disk may
+// name a pool disk (path-only attachments stay valid, disk_id NULL). A disk attached to a VM,
+// a disk another one is backed by, and a pool that holds disks cannot be deleted (RESTRICT), and
+// a disk is attached to at most one VM (the partial unique index).
+constexpr const char* kV5Sql = R"sql(
+CREATE TABLE pools (
+  id             TEXT PRIMARY KEY NOT NULL,
+  host           TEXT NOT NULL,
+  name           TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 63),
+  type           TEXT NOT NULL CHECK (type IN ('dir', 'partitioned')),
+  path           TEXT NOT NULL CHECK (length(path) >= 1),
+  capacity_bytes INTEGER NOT NULL DEFAULT 0 CHECK (capacity_bytes >= 0),
+  created_at     INTEGER NOT NULL,
+  UNIQUE (host, name)
+);
+CREATE TABLE disks (
+  id              TEXT PRIMARY KEY NOT NULL,
+  host            TEXT NOT NULL,
+  name            TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 63),
+  pool_id         TEXT NOT NULL REFERENCES pools (id) ON DELETE RESTRICT,
+  format          TEXT NOT NULL CHECK (format IN ('raw', 'qcow2')),
+  size_bytes      INTEGER NOT NULL CHECK (size_bytes > 0),
+  path            TEXT NOT NULL DEFAULT '',
+  backing_disk_id TEXT REFERENCES disks (id) ON DELETE RESTRICT,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  generation      INTEGER NOT NULL DEFAULT 1 CHECK (generation >= 1),
+  UNIQUE (host, name)
+);
+CREATE INDEX disks_by_pool ON disks (pool_id);
+CREATE INDEX disks_by_backing ON disks (backing_disk_id);
+CREATE TABLE disk_extents (
+  disk_id     TEXT NOT NULL REFERENCES disks (id) ON DELETE CASCADE,
+  idx         INTEGER NOT NULL CHECK (idx >= 0),
+  host_offset INTEGER NOT NULL CHECK (host_offset >= 0),
+  length      INTEGER NOT NULL CHECK (length > 0),
+  PRIMARY KEY (disk_id, idx)
+);
+ALTER TABLE vm_disks ADD COLUMN disk_id TEXT REFERENCES disks (id) ON DELETE RESTRICT;
+CREATE UNIQUE INDEX vm_disks_by_disk ON vm_disks (disk_id) WHERE disk_id IS NOT NULL;
+)sql";
+
 StoreResult<void> migrate_v1(SqliteDb& db, const StoreOptions& /*options*/) {
   return db.exec(kV1Sql);
 }
@@ -164,17 +206,22 @@ StoreResult<void> migrate_v4(SqliteDb& db, const StoreOptions& /*options*/) {
   return db.exec(kV4Sql);
 }
 
+StoreResult<void> migrate_v5(SqliteDb& db, const StoreOptions& /*options*/) {
+  return db.exec(kV5Sql);
+}
+
 struct Migration {
   int version;
   const char* what;
   StoreResult<void> (*apply)(SqliteDb&, const StoreOptions&);
 };
 
-constexpr std::array<Migration, 4> kMigrations{{
+constexpr std::array<Migration, 5> kMigrations{{
     {1, "vms, tokens, audit_log, operations", migrate_v1},
     {2, "host column, per-host names, policies, vm_disks and vm_nics", migrate_v2},
     {3, "append-only audit_log", migrate_v3},
     {4, "vms.state_reason", migrate_v4},
+    {5, "pools, disks, disk_extents, vm_disks.disk_id", migrate_v5},
 }};
 
 StoreError corrupt(std::string message) {

@@ -33,6 +33,22 @@ class SqliteStateStore final : public StateStore {
                                         const std::string& reason) override;
   StoreResult<VmRecord> set_vm_desired_state(const std::string& id, VmState to) override;
   StoreResult<void> delete_vm(const std::string& id) override;
+  StoreResult<PoolRecord> create_pool(const PoolRecord& pool) override;
+  StoreResult<PoolRecord> get_pool(const std::string& id) override;
+  StoreResult<PoolRecord> get_pool_by_name(const std::string& name) override;
+  StoreResult<std::vector<PoolRecord>> list_pools() override;
+  StoreResult<void> delete_pool(const std::string& id) override;
+  StoreResult<DiskRecord> create_disk(const DiskRecord& disk) override;
+  StoreResult<DiskRecord> get_disk(const std::string& id) override;
+  StoreResult<DiskRecord> get_disk_by_name(const std::string& name) override;
+  StoreResult<std::vector<DiskRecord>> list_disks(const std::string& pool_id) override;
+  StoreResult<DiskRecord> resize_disk(const std::string& id, uint64_t size_bytes,
+                                      const std::vector<DiskExtent>& extents) override;
+  StoreResult<void> delete_disk(const std::string& id) override;
+  StoreResult<VmRecord> attach_disk(const std::string& vm_id, const std::string& disk_id,
+                                    bool read_only) override;
+  StoreResult<VmRecord> detach_disk(const std::string& vm_id, const std::string& disk_id) override;
+
   uint64_t vm_change_counter() const override;
   uint64_t token_change_counter() const override;
 

@@ -125,9 +125,12 @@ StoreResult<void> write_vm_children(SqliteDb& db, const std::string& vm_id, cons
     if (auto r = q->bind_text(1, vm_id).run(); !r) return r;
   }
   for (size_t i = 0; i < spec.disks.size(); ++i) {
-    auto q = db.query("INSERT INTO vm_disks (vm_id, idx, path, read_only) VALUES (?1, ?2, ?3, ?4)");
+    auto q = db.query(
+        "INSERT INTO vm_disks (vm_id, idx, path, read_only, disk_id) "
+        "VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''))");
     if (!q) return fail(q.error());
     q->bind_text(1, vm_id).bind_int(2, static_cast<int64_t>(i)).bind_text(3, spec.disks[i].path);
+    q->bind_text(5, spec.disks[i].disk_id);
     if (auto r = q->bind_int(4, spec.disks[i].read_only ? 1 : 0).run(); !r) return r;
   }
   for (size_t i = 0; i < spec.nics.size(); ++i) {
@@ -153,7 +156,7 @@ StoreResult<void> each_child(Query& q, Add add) {
 }
 
 DiskAttachment disk_from(const Query& q) {
-  return {q.column_text(1), q.column_int(2) != 0};
+  return {q.column_text(1), q.column_int(2) != 0, q.column_text(3)};
 }
 NicAttachment nic_from(const Query& q) {
   return {q.column_text(1), q.column_text(2)};
@@ -164,8 +167,9 @@ NicAttachment nic_from(const Query& q) {
 StoreResult<void> read_vm_children(SqliteDb& db, VmRecord& record) {
   record.spec.disks.clear();
   record.spec.nics.clear();
-  auto disks =
-      db.query("SELECT vm_id, path, read_only FROM vm_disks WHERE vm_id = ?1 ORDER BY idx");
+  auto disks = db.query(
+      "SELECT vm_id, path, read_only, coalesce(disk_id, '') FROM vm_disks WHERE vm_id = ?1 "
+      "ORDER BY idx");
   if (!disks) return fail(disks.error());
   disks->bind_text(1, record.id);
   auto add_disk = [&](const std::string&, const Query& q) {
@@ -184,7 +188,9 @@ StoreResult<void> read_vm_children(SqliteDb& db, VmRecord& record) {
 StoreResult<void> read_all_vm_children(SqliteDb& db, std::vector<VmRecord>& records) {
   std::unordered_map<std::string, VmRecord*> by_id;
   for (VmRecord& r : records) by_id.emplace(r.id, &r);
-  auto disks = db.query("SELECT vm_id, path, read_only FROM vm_disks ORDER BY vm_id, idx");
+  auto disks = db.query(
+      "SELECT vm_id, path, read_only, coalesce(disk_id, '') FROM vm_disks "
+      "ORDER BY vm_id, idx");
   if (!disks) return fail(disks.error());
   auto add_disk = [&](const std::string& id, const Query& q) {
     if (auto it = by_id.find(id); it != by_id.end()) it->second->spec.disks.push_back(disk_from(q));
