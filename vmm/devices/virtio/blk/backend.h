@@ -37,6 +37,7 @@ class BlkBackend {
 
  private:
   uint8_t failed(const storage::ImageError& error);
+  storage::ImageResult<void> read_into_guest(const BlkRequest& request);
 
   std::string name_;
   std::string serial_;
