@@ -163,6 +163,8 @@ std::unique_ptr<Api> Api::create(ApiDeps deps) {
   routes::add_operation_routes(impl->table);
   routes::add_token_routes(impl->table);
   routes::add_console_routes(impl->table);
+  routes::add_pool_routes(impl->table);
+  routes::add_disk_routes(impl->table);
   for (const auto& r : impl->table) impl->infos.push_back(r.info);
   return std::unique_ptr<Api>(new Api(std::move(impl)));
 }

@@ -14,10 +14,14 @@
 #include "api/api_types.h"
 #include "api/vm_control.h"
 #include "storage/model.h"
+#include "storage/state_store.h"
 
 namespace flotilla::storage {
 class StateStore;
+namespace pools {
+class PoolManager;
 }
+}  // namespace flotilla::storage
 
 namespace flotilla::api {
 
@@ -64,6 +68,14 @@ struct ApiDeps {
   std::function<HostInfo()> host_info;   // called per GET /v1/host
   std::function<int64_t()> now_ms;       // injected clock (unix ms); default: system clock
   VmControl* vms = nullptr;  // not owned; null: lifecycle, console and stats routes answer 503
+  // Disk pools (not owned); null: pool and disk changes answer 503.
+  storage::pools::PoolManager* pools = nullptr;
+  // Queues an asynchronous operation (the daemon's OperationRunner); null: imports answer 503.
+  // work(progress) returns "" on success or the error text.
+  using OperationWork = std::function<std::string(const std::function<void(int)>& progress)>;
+  std::function<storage::StoreResult<storage::OperationRecord>(
+      const std::string& kind, const std::string& target, OperationWork work)>
+      submit_operation = {};
 };
 
 class Metrics;

@@ -48,6 +48,44 @@ struct TokenCreateRequest {
 };
 ApiResult<TokenCreateRequest> parse_token_create(std::string_view body);
 
+// Pools and disks (STORAGE.md). Sizes are bytes, 1..kMaxDiskBytes; references to a pool or a
+// disk are an id or a name.
+inline constexpr uint64_t kMaxDiskBytes = 1ULL << 50;
+
+struct PoolCreateRequest {
+  std::string name;
+  storage::PoolType type = storage::PoolType::dir;
+  std::string path;
+  uint64_t size_bytes = 0;  // 0: not given
+};
+ApiResult<PoolCreateRequest> parse_pool_create(std::string_view body);
+
+struct DiskCreateRequest {
+  std::string name;
+  std::string pool;  // id or name
+  uint64_t size_bytes = 0;
+  std::string format = "raw";
+  std::string backing;  // id or name, "" for none
+};
+ApiResult<DiskCreateRequest> parse_disk_create(std::string_view body);
+
+// PATCH /v1/disks/{id}: {"size_bytes"} (the only field that may change).
+ApiResult<uint64_t> parse_disk_patch(std::string_view body);
+
+struct DiskImportRequest {
+  std::string name;
+  std::string pool;
+  std::string source_path;
+  std::string format;  // "" = the source's format
+};
+ApiResult<DiskImportRequest> parse_disk_import(std::string_view body);
+
+struct DiskAttachRequest {
+  std::string disk;  // id or name
+  bool read_only = false;
+};
+ApiResult<DiskAttachRequest> parse_disk_attach(std::string_view body);
+
 // The If-Match header of PATCH: "\"<generation>\"" or a bare number; nullopt if absent.
 ApiResult<std::optional<uint64_t>> parse_if_match(std::string_view header_value);
 

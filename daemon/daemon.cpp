@@ -16,6 +16,7 @@
 #include "daemon/state_files.h"
 #include "daemon/supervisor.h"
 #include "daemon/systemd_notify.h"
+#include "storage/pools/pools.h"
 #include "storage/state_store.h"
 
 namespace flotilla::daemon {
@@ -144,13 +145,21 @@ int run_daemon(const ConfigOverrides& overrides) {
   if (!store) return fatal("state store: " + store.error().message);
   if (auto r = bootstrap_admin_token(**store, cfg.state_dir); !r) return fatal(r.error().message);
 
+  storage::pools::PoolManager pools(**store);  // outlives the operations that import
   OperationRunner operations(**store);
   const std::string id = *host_id;
   auto supervisor = Supervisor::create(**store, operations, supervisor_options(cfg, id));
   if (!supervisor) return fatal(supervisor.error().message);
   (*supervisor)->recover();
-  auto api = api::Api::create(
-      {store->get(), [id] { return collect_host_info(id); }, {}, supervisor->get()});
+  api::ApiDeps deps{store->get(), [id] { return collect_host_info(id); }, {}, supervisor->get()};
+  deps.pools = &pools;
+  deps.submit_operation = [&operations](const std::string& kind, const std::string& target,
+                                        api::ApiDeps::OperationWork work) {
+    return operations.submit(
+        kind, target,
+        [work = std::move(work)](const OperationRunner::Progress& p) { return work(p); });
+  };
+  auto api = api::Api::create(std::move(deps));
   auto server = api::HttpServer::create(cfg.server_options(), *api);
   if (!server) return fatal(server.error().message);
 

@@ -3,6 +3,7 @@
 
 #include "api/parsing/field_reader.h"
 #include "api/request_parsing.h"
+#include "common/uuid.h"
 
 namespace flotilla::api {
 
@@ -28,12 +29,19 @@ Status apply_boot(const Json& v, storage::BootSource& boot) {
 
 Status read_disk(const Json& v, const std::string& f, storage::DiskAttachment& d) {
   FLT_RETURN_IF_ERROR(expect_object(v, f));
-  FLT_RETURN_IF_ERROR(check_keys(v, f, {"path", "read_only"}));
+  FLT_RETURN_IF_ERROR(check_keys(v, f, {"path", "read_only", "disk"}));
   auto path = v.find("path");
   if (path == v.end()) return invalid(join_path(f, "path"), "is required");
   FLT_RETURN_IF_ERROR(read_host_path(*path, join_path(f, "path"), false, d.path));
   if (auto it = v.find("read_only"); it != v.end()) {
     FLT_RETURN_IF_ERROR(read_bool(*it, join_path(f, "read_only"), d.read_only));
+  }
+  // A pool disk as GET shows it ("disk": its id); null or absent for a path-only disk.
+  if (auto it = v.find("disk"); it != v.end() && !it->is_null()) {
+    if (!it->is_string() || !is_uuid(it->get_ref<const std::string&>())) {
+      return invalid(join_path(f, "disk"), "must be null or a disk id");
+    }
+    d.disk_id = it->get<std::string>();
   }
   return std::nullopt;
 }

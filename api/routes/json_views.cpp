@@ -75,7 +75,11 @@ std::string_view restart(storage::RestartPolicy p) {
 json vm_to_json(const storage::VmRecord& vm) {
   const auto& s = vm.spec;
   json disks = json::array();
-  for (const auto& d : s.disks) disks.push_back({{"path", d.path}, {"read_only", d.read_only}});
+  for (const auto& d : s.disks) {
+    disks.push_back({{"path", d.path},
+                     {"read_only", d.read_only},
+                     {"disk", d.disk_id.empty() ? json(nullptr) : json(d.disk_id)}});
+  }
   json nics = json::array();
   for (const auto& n : s.nics) nics.push_back({{"network", n.network}, {"mac", n.mac}});
   return json{

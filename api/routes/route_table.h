@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "api/metrics.h"
 #include "storage/model.h"
+#include "storage/pools/pools.h"
 #include "storage/state_store.h"
 
 namespace flotilla::api::routes {
@@ -46,6 +47,8 @@ void add_vm_action_routes(RouteTable& table);
 void add_operation_routes(RouteTable& table);
 void add_token_routes(RouteTable& table);
 void add_console_routes(RouteTable& table);  // console.cpp
+void add_pool_routes(RouteTable& table);     // pools.cpp
+void add_disk_routes(RouteTable& table);     // disks.cpp: disks, import, VM attach/detach
 
 // The console routes (console.cpp); the WebSocket one also takes ?access_token= (api.cpp).
 inline constexpr std::string_view kConsoleRoute = "/v1/vms/{id}/console";
@@ -59,6 +62,14 @@ std::string rfc3339(int64_t unix_ms);
 nlohmann::json vm_to_json(const storage::VmRecord& vm);
 nlohmann::json operation_to_json(const storage::OperationRecord& op);
 nlohmann::json token_to_json(const storage::TokenRecord& t);
+// Pools and disks (pools.cpp, disks.cpp).
+ApiError from_pool(const storage::pools::PoolError& e);
+ApiResult<storage::pools::PoolManager*> pool_manager(RequestContext& ctx);
+// The pool `ref` names (id or name): 404 without a field, 422 naming `field` with one.
+ApiResult<storage::PoolRecord> resolve_pool(RequestContext& ctx, const std::string& ref,
+                                            const std::string& field);
+nlohmann::json pool_to_json(RequestContext& ctx, const storage::PoolRecord& p);
+
 // The VM a path parameter names (a UUID or a name), 404 when there is none.
 ApiResult<storage::VmRecord> resolve_vm(RequestContext& ctx, const std::string& id_or_name);
 

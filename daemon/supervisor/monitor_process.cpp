@@ -121,7 +121,7 @@ bool is_alive(const MonitorIdentity& id) {
 }
 
 std::string monitor_config_json(const storage::VmRecord& vm, const MonitorPaths& paths,
-                                bool with_exit_record) {
+                                bool with_exit_record, const std::vector<MonitorDisk>& disks) {
   nlohmann::json j = {
       {"kernel", vm.spec.boot.kernel},
       {"vcpus", vm.spec.vcpus},
@@ -133,17 +133,34 @@ std::string monitor_config_json(const storage::VmRecord& vm, const MonitorPaths&
       {"rng", true},
   };
   if (with_exit_record) j["exit_file"] = paths.exit_record;
+  if (!disks.empty()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const MonitorDisk& d : disks) {
+      nlohmann::json one = {
+          {"path", d.path}, {"format", d.format}, {"read_only", d.read_only}, {"serial", d.serial}};
+      if (!d.extents.empty()) {
+        nlohmann::json extents = nlohmann::json::array();
+        for (const auto& e : d.extents) {
+          extents.push_back({{"host_offset", e.host_offset}, {"length", e.length}});
+        }
+        one["extents"] = extents;
+      }
+      list.push_back(one);
+    }
+    j["disks"] = list;
+  }
   return j.dump(2) + "\n";
 }
 
 Result<MonitorIdentity, SimpleError> spawn_monitor(const std::string& vmm_binary,
                                                    const storage::VmRecord& vm,
-                                                   const MonitorPaths& paths,
-                                                   bool with_exit_record) {
+                                                   const MonitorPaths& paths, bool with_exit_record,
+                                                   const std::vector<MonitorDisk>& disks) {
   if (::mkdir(paths.dir.c_str(), 0750) != 0 && errno != EEXIST) {
     return fail(sys_error("create " + paths.dir));
   }
-  auto cfg = write_file_atomically(paths.config, monitor_config_json(vm, paths, with_exit_record));
+  auto cfg =
+      write_file_atomically(paths.config, monitor_config_json(vm, paths, with_exit_record, disks));
   if (!cfg) return fail(cfg.error());
   ::unlink(paths.exit_record.c_str());
   ::unlink(paths.control_socket.c_str());  // a stale socket from a run that crashed

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -39,17 +40,27 @@ std::optional<uint64_t> process_start_ticks(pid_t pid);
 // True when `id` still names the same live process.
 bool is_alive(const MonitorIdentity& id);
 
-// The monitor's JSON definition for a VM (the keys of vmm/monitor/config.h).
+// One disk as the monitor opens it (STORAGE.md, "Monitor config: disks").
+struct MonitorDisk {
+  std::string path;  // image file, or a partitioned pool's device
+  std::string format = "raw";
+  bool read_only = false;
+  std::string serial;                        // at most 20 bytes (VIRTIO_BLK_T_GET_ID)
+  std::vector<storage::DiskExtent> extents;  // partitioned-pool disks only
+};
+
+// The monitor's JSON definition for a VM (the keys of vmm/monitor/config.h); `disks` only
+// when there are any.
 std::string monitor_config_json(const storage::VmRecord& vm, const MonitorPaths& paths,
-                                bool with_exit_record);
+                                bool with_exit_record, const std::vector<MonitorDisk>& disks = {});
 
 // Writes the config, then spawns `vmm_binary --config <config>` in a new session with stdin
 // and stdout /dev/null (the console is in console_log), stderr appended to monitor.log, no
 // inherited fds past 2, default signal dispositions; records the identity in the runtime file.
 Result<MonitorIdentity, SimpleError> spawn_monitor(const std::string& vmm_binary,
                                                    const storage::VmRecord& vm,
-                                                   const MonitorPaths& paths,
-                                                   bool with_exit_record);
+                                                   const MonitorPaths& paths, bool with_exit_record,
+                                                   const std::vector<MonitorDisk>& disks = {});
 
 Result<UniqueFd, SimpleError> open_pidfd(pid_t pid);
 // Sends `sig` through the pidfd (never to a recycled pid).

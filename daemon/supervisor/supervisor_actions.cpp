@@ -7,6 +7,7 @@
 
 #include "daemon/supervisor/control_client.h"
 #include "daemon/supervisor/supervisor_impl.h"
+#include "storage/image/block_image.h"
 
 namespace flotilla::daemon::supervisor {
 
@@ -60,10 +61,7 @@ api::ApiResult<void> SupervisorImpl::check_definition(const storage::VmRecord& v
     return fail(api_error(ApiErrc::validation_failed,
                           "boot.initrd: flotilla-vmm does not load an initrd yet", "boot.initrd"));
   }
-  if (!s.disks.empty()) {
-    return fail(api_error(ApiErrc::validation_failed,
-                          "disks: flotilla-vmm has no virtio-blk yet (storage issue)", "disks"));
-  }
+  if (auto disks = monitor_disks(vm); !disks) return fail(disks.error());
   if (!s.nics.empty()) {
     return fail(api_error(ApiErrc::validation_failed,
                           "nics: flotilla-vmm has no virtio-net yet (network issue)", "nics"));
@@ -82,6 +80,46 @@ api::ApiResult<void> SupervisorImpl::check_definition(const storage::VmRecord& v
                           "memory_mib"));
   }
   return {};
+}
+
+api::ApiResult<std::vector<MonitorDisk>> SupervisorImpl::monitor_disks(
+    const storage::VmRecord& vm) const {
+  constexpr size_t kMaxSerial = 20;
+  std::vector<MonitorDisk> out;
+  for (size_t i = 0; i < vm.spec.disks.size(); ++i) {
+    const auto& a = vm.spec.disks[i];
+    const std::string field = "disks[" + std::to_string(i) + "]";
+    MonitorDisk d;
+    d.read_only = a.read_only;
+    if (!a.disk_id.empty()) {
+      auto rec = store_.get_disk(a.disk_id);
+      if (!rec) {
+        return fail(api_error(ApiErrc::validation_failed,
+                              field + ": pool disk " + a.disk_id + ": " + rec.error().message,
+                              field));
+      }
+      d.path = rec->path;
+      d.format = rec->format;
+      d.serial = rec->name.substr(0, kMaxSerial);
+      d.extents = rec->extents;
+    } else {
+      d.path = a.path;
+      auto format = storage::detect_image_format(a.path);
+      if (!format) {
+        return fail(api_error(ApiErrc::validation_failed,
+                              field + ".path: " + format.error().message, field + ".path"));
+      }
+      d.format = storage::to_string(*format);
+      d.serial = a.path.substr(a.path.find_last_of('/') + 1).substr(0, kMaxSerial);
+    }
+    struct stat st {};
+    if (::stat(d.path.c_str(), &st) != 0) {
+      return fail(
+          api_error(ApiErrc::validation_failed, field + ": " + d.path + " does not exist", field));
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 SupervisorImpl::Outcome SupervisorImpl::submitted(const char* kind, const storage::VmRecord& vm,

@@ -66,7 +66,9 @@ SupervisorImpl::EntryPtr SupervisorImpl::entry(const std::string& vm_id) {
 }
 
 Result<void, SimpleError> SupervisorImpl::launch(const EntryPtr& e, const storage::VmRecord& vm) {
-  auto id = spawn_monitor(opt_.vmm_binary, vm, e->paths, opt_.monitor_exit_records);
+  auto disks = monitor_disks(vm);
+  if (!disks) return fail(SimpleError{disks.error().message});
+  auto id = spawn_monitor(opt_.vmm_binary, vm, e->paths, opt_.monitor_exit_records, *disks);
   if (!id) return fail(id.error());
   auto pidfd = open_pidfd(id->pid);
   if (!pidfd) {

@@ -84,6 +84,9 @@ class SupervisorImpl final : public Supervisor {
   Outcome reboot(const EntryPtr& e);
   Outcome submitted(const char* kind, const storage::VmRecord& vm, OperationRunner::Work work);
   api::ApiResult<void> check_definition(const storage::VmRecord& vm) const;
+  // The VM's disks as the monitor opens them: pool disks from their records, path-only disks
+  // with their format sniffed. 422 naming disks[i] for a disk that is gone or unreadable.
+  api::ApiResult<std::vector<MonitorDisk>> monitor_disks(const storage::VmRecord& vm) const;
 
   storage::StateStore& store_;
   OperationRunner& ops_;

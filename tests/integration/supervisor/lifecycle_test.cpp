@@ -132,7 +132,7 @@ TEST_F(LifecycleTest, BadDefinitionsAre422BeforeAnythingStarts) {
       {"missing-kernel", {{"boot", {{"kernel", "/nonexistent/vmlinux"}}}}, "boot.kernel"},
       {"not-elf", {{"boot", {{"kernel", not_elf}}}}, "boot.kernel"},
       {"too-much-memory", {{"memory_mib", 1048576}}, "memory_mib"},
-      {"with-disk", {{"disks", {{{"path", "/tmp/disk.img"}}}}}, "disks"},
+      {"missing-disk", {{"disks", {{{"path", "/nonexistent/disk.img"}}}}}, "disks[0].path"},
   };
   for (const auto& c : cases) {
     const std::string id = f.create(c.name, c.extra);
