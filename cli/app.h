@@ -29,6 +29,18 @@ enum class Command {
   kVmStats,
   kConsole,      // interactive, over the WebSocket
   kConsoleTail,  // --tail: the REST tail, printed raw
+  kPoolCreate,
+  kPoolList,
+  kPoolShow,
+  kPoolDelete,
+  kDiskCreate,
+  kDiskList,
+  kDiskShow,
+  kDiskResize,
+  kDiskDelete,
+  kDiskImport,  // an operation, waited for like a lifecycle action (progress bar on a TTY)
+  kVmDiskAttach,
+  kVmDiskDetach,
 };
 
 struct Invocation {

@@ -6,6 +6,7 @@
 
 #include "cli/app.h"
 #include "cli/requests.h"
+#include "cli/storage_args.h"
 
 #ifndef FLOTILLA_VERSION
 #define FLOTILLA_VERSION "unknown"
@@ -150,13 +151,18 @@ Result<HttpRequest, UsageError> create_request(const Subcommands& s, const Value
 }
 
 // Maps the parsed subcommand to its request.
-Result<Invocation, UsageError> build(const Subcommands& s, Values& v, std::istream& in) {
+Result<Invocation, UsageError> build(const Subcommands& s, const StorageCommands& storage,
+                                     Values& v, std::istream& in) {
   Invocation inv;
   inv.json = v.json;
   inv.subject = v.subject;
   inv.connection = v.connection;
   inv.connection.timeout =
       std::chrono::milliseconds(static_cast<std::int64_t>(v.timeout_seconds * 1000));
+  auto stored = build_storage(storage, inv);
+  if (!stored) return fail(stored.error());
+  if (*stored) return inv;
+  inv.subject = v.subject;
   if (s.vm_list->parsed()) {
     inv.command = Command::kVmList, inv.request = vm_list_request();
   } else if (s.vm_show->parsed()) {
@@ -219,13 +225,14 @@ Result<Invocation, int> parse_args(int argc, const char* const* argv, std::istre
   Values values;
   add_global_options(app, values);
   Subcommands subcommands = add_commands(app, values);
+  StorageCommandsPtr storage = add_storage_commands(app, *app.get_subcommand("vm"));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e, out, err);
     return fail(code == 0 ? kExitOk : kExitUsage);
   }
-  auto inv = build(subcommands, values, in);
+  auto inv = build(subcommands, *storage, values, in);
   if (!inv) {
     err << "error: usage: " << inv.error().message << "\n";
     return fail(kExitUsage);

@@ -62,6 +62,26 @@ std::string render(const Invocation& inv, const json& body) {
     }
     case Command::kConsole:
       return {};
+    case Command::kPoolCreate:
+    case Command::kPoolShow:
+      return render_pool(body);
+    case Command::kPoolList:
+      return render_pool_list(body);
+    case Command::kPoolDelete:
+      return "deleted pool " + inv.subject + "\n";
+    case Command::kDiskCreate:
+    case Command::kDiskShow:
+    case Command::kDiskResize:
+      return render_disk(body);
+    case Command::kDiskList:
+      return render_disk_list(body);
+    case Command::kDiskDelete:
+      return "deleted disk " + inv.subject + "\n";
+    case Command::kDiskImport:  // --no-wait: the operation
+      return render_operation(body);
+    case Command::kVmDiskAttach:
+    case Command::kVmDiskDetach:
+      return render_vm(body);
   }
   return {};
 }
@@ -89,7 +109,9 @@ int wait_for_operation(const Invocation& inv, HttpClient& client, json op, std::
                        std::ostream& err) {
   const bool tty = ::isatty(2) == 1;
   const std::string id = op.value("id", std::string());
-  const std::string kind = op.value("kind", "vm." + inv.action);
+  const std::string kind =
+      op.value("kind", inv.command == Command::kDiskImport ? std::string("disk.import")
+                                                           : "vm." + inv.action);
   const auto deadline = std::chrono::steady_clock::now() + inv.wait_timeout;
   auto delay = std::chrono::milliseconds(50);
   bool drawn = false;
@@ -158,7 +180,12 @@ int execute_console(const Invocation& inv, const ResolvedConnection& resolved, s
 }
 
 bool has_body(Command command) {
-  return command != Command::kVmDelete && command != Command::kTokenRevoke;
+  return command != Command::kVmDelete && command != Command::kTokenRevoke &&
+         command != Command::kPoolDelete && command != Command::kDiskDelete;
+}
+
+bool is_operation(Command command) {
+  return command == Command::kVmAction || command == Command::kDiskImport;
 }
 
 }  // namespace
@@ -187,7 +214,7 @@ int execute(const Invocation& inv, std::ostream& out, std::ostream& err) {
     }
     return report_api_error(*response, err);
   }
-  if (inv.command == Command::kVmAction && response->status == 202 && inv.wait) {
+  if (is_operation(inv.command) && response->status == 202 && inv.wait) {
     json op = json::parse(response->body, nullptr, false);
     if (!op.is_object()) {
       err << "error: io: the server's response is not JSON\n";
@@ -210,7 +237,7 @@ int execute(const Invocation& inv, std::ostream& out, std::ostream& err) {
       return kExitConnection;
     }
   }
-  if (inv.command == Command::kVmAction && response->status == 202) {
+  if (is_operation(inv.command) && response->status == 202) {
     out << render_operation(body);  // --no-wait
     return kExitOk;
   }

@@ -14,6 +14,11 @@ std::string render_host(const nlohmann::json& host);
 std::string render_token_list(const nlohmann::json& list);  // {"items":[token...]}
 std::string render_token(const nlohmann::json& token);      // includes the secret when present
 std::string render_operation(const nlohmann::json& op);
+// Pools and disks (render_storage.cpp).
+std::string render_pool_list(const nlohmann::json& list);  // {"items":[pool...]}
+std::string render_pool(const nlohmann::json& pool);
+std::string render_disk_list(const nlohmann::json& list);  // {"items":[disk...]}
+std::string render_disk(const nlohmann::json& disk);
 // Any JSON object as "path: value" lines, nested keys joined with '.' and array items as
 // [i] ("exits.io:  12", "vcpus[0]:  running"): for /v1/vms/{id}/stats, whose fields grow.
 std::string render_flat(const nlohmann::json& value);
