@@ -7,6 +7,7 @@
 #include "lib/lib.h"
 #include "shell/blk.h"
 #include "shell/hostile.h"
+#include "shell/net.h"
 #include "shell/shell.h"
 #include "virtio/virtio_mmio.h"
 #include "virtio/virtio_rng.h"
@@ -140,6 +141,10 @@ const struct command commands[] = {
      "blk info|use N|write LBA COUNT SEED|verify LBA COUNT SEED|flush|discard LBA COUNT|"
      "zeroes LBA COUNT|bench seq|rand read|write MIB: virtio-blk disks",
      cmd_blk},
+    {"net",
+     "net info|use N|send MAC COUNT SIZE|recv COUNT SECONDS|ping IP COUNT|"
+     "bench MAC SECONDS SIZE: virtio-net NICs",
+     cmd_net},
     {"info", "clock calibration, CPU source, virtio devices, command line", cmd_info},
     {"poweroff", "power off through port 0xf4", cmd_poweroff},
     {"reboot", "reset through the i8042, else a triple fault", cmd_reboot},
