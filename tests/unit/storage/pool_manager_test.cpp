@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "storage/image/image_tools.h"
 #include "storage/image/raw_image.h"
 #include "storage/pools/pool_header.h"
 #include "storage/pools/pools.h"
@@ -333,6 +334,57 @@ TEST_F(PoolManagerTest, AFailedImportLeavesNoRowAndNoFile) {
   ASSERT_FALSE(p);
   EXPECT_EQ(store_->list_disks("")->size(), 0u);
   EXPECT_EQ(pools_->usage(part)->free_bytes, part.capacity_bytes);  // reservation returned
+}
+
+}  // namespace
+}  // namespace flotilla::storage::pools
+
+namespace flotilla::storage::pools {
+namespace {
+
+TEST_F(PoolManagerTest, DirPoolQcow2DisksOverlaysAndImport) {
+  auto pool = pools_->create_pool({"files", PoolType::dir, dir_.file("pool"), 0});
+  ASSERT_TRUE(pool) << pool.error().message;
+  auto base = pools_->create_disk(*pool, {"base", "raw", 4 * M, ""});
+  ASSERT_TRUE(base) << base.error().message;
+  write_disk(*base, 0, pattern(M, 4));
+  auto q = pools_->create_disk(*pool, {"q", "qcow2", 8 * M, ""});
+  ASSERT_TRUE(q) << q.error().message;
+  EXPECT_EQ(q->path, dir_.file("pool") + "/" + q->id + ".qcow2");
+  auto info = image_info(q->path);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ(info->format, ImageFormat::kQcow2);
+  EXPECT_EQ(info->size_bytes, 8 * M);
+  auto grown = pools_->resize_disk(*q, 16 * M);
+  ASSERT_TRUE(grown) << grown.error().message;
+  EXPECT_EQ(image_info(q->path)->size_bytes, 16 * M);
+
+  // An overlay reads its backing disk's data; the backing disk cannot go while it is used.
+  auto overlay = pools_->create_disk(*pool, {"over", "qcow2", 4 * M, base->id});
+  ASSERT_TRUE(overlay) << overlay.error().message;
+  EXPECT_EQ(overlay->backing_disk_id, base->id);
+  {
+    auto img = open_image(PoolManager::open_options(*overlay, true));
+    ASSERT_TRUE(img) << img.error().message;
+    std::vector<std::byte> got(M);
+    ASSERT_TRUE((*img)->read(0, got));
+    EXPECT_EQ(got, pattern(M, 4));
+  }
+  EXPECT_EQ(pools_->delete_disk(*base).error().code, PoolErrc::invalid_state);
+  EXPECT_EQ(pools_->create_disk(*pool, {"bad", "raw", M, base->id}).error().field, "backing");
+
+  // A qcow2 source imports as qcow2 by default, or converted to raw.
+  auto as_qcow2 = pools_->import_disk(*pool, {"imp-q", q->path, ""}, nullptr);
+  ASSERT_TRUE(as_qcow2) << as_qcow2.error().message;
+  EXPECT_EQ(as_qcow2->format, "qcow2");
+  auto as_raw = pools_->import_disk(*pool, {"imp-r", overlay->path, "raw"}, nullptr);
+  ASSERT_TRUE(as_raw) << as_raw.error().message;
+  EXPECT_EQ(as_raw->format, "raw");
+  auto img = open_image(PoolManager::open_options(*as_raw, true));
+  ASSERT_TRUE(img);
+  std::vector<std::byte> got(M);
+  ASSERT_TRUE((*img)->read(0, got));
+  EXPECT_EQ(got, pattern(M, 4));  // the overlay's backing data, flattened
 }
 
 }  // namespace
