@@ -174,6 +174,7 @@ static const char* cmd_bench(struct net_dev* d, const uint8_t* dst, uint64_t sec
 }
 
 struct recv_state {
+  uint64_t want; /* frames after the COUNT-th are left alone (a poll drains a whole ring) */
   uint64_t received, bad, out_of_order, bytes;
   uint64_t first_tsc, last_tsc;
   uint32_t highest;
@@ -191,7 +192,7 @@ static int test_frame_ok(const uint8_t* f, uint32_t len) {
 
 static void on_recv(void* ctx, struct net_dev* d, const uint8_t* f, uint32_t len) {
   struct recv_state* s = ctx;
-  if (net_be16(f + 12) != ETH_TYPE_TEST || memcmp(f, d->mac, 6)) return;
+  if (net_be16(f + 12) != ETH_TYPE_TEST || memcmp(f, d->mac, 6) || s->received >= s->want) return;
   uint64_t now = rdtsc();
   if (!s->any) s->first_tsc = now;
   s->last_tsc = now;
@@ -211,6 +212,7 @@ static void on_recv(void* ctx, struct net_dev* d, const uint8_t* f, uint32_t len
 static const char* cmd_recv(struct net_dev* d, uint64_t count, uint64_t seconds) {
   struct recv_state s;
   memset(&s, 0, sizeof s);
+  s.want = count;
   uint64_t deadline = rdtsc() + seconds * clock_info.tsc_hz;
   while (s.received < count && (int64_t)(rdtsc() - deadline) < 0) {
     if (!net_poll(d, on_recv, &s)) cpu_relax();
