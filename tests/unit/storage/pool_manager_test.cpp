@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "storage/image/image_tools.h"
@@ -385,6 +387,71 @@ TEST_F(PoolManagerTest, DirPoolQcow2DisksOverlaysAndImport) {
   std::vector<std::byte> got(M);
   ASSERT_TRUE((*img)->read(0, got));
   EXPECT_EQ(got, pattern(M, 4));  // the overlay's backing data, flattened
+}
+
+}  // namespace
+}  // namespace flotilla::storage::pools
+
+namespace flotilla::storage::pools {
+namespace {
+
+// A loop device over a file, detached on destruction.
+class LoopDevice {
+ public:
+  explicit LoopDevice(const std::string& file) {
+    FILE* p = ::popen(("losetup --find --show " + file + " 2>&1").c_str(), "r");
+    if (p == nullptr) return;
+    char buf[256] = {};
+    if (std::fgets(buf, sizeof buf, p) != nullptr) output_ = buf;
+    const int status = ::pclose(p);
+    while (!output_.empty() && (output_.back() == '\n' || output_.back() == ' ')) {
+      output_.pop_back();
+    }
+    if (status == 0 && output_.rfind("/dev/loop", 0) == 0) path_ = output_;
+  }
+  ~LoopDevice() {
+    if (!path_.empty()) (void)std::system(("losetup -d " + path_).c_str());
+  }
+  const std::string& path() const { return path_; }
+  const std::string& output() const { return output_; }
+
+ private:
+  std::string path_;
+  std::string output_;
+};
+
+TEST_F(PoolManagerTest, PartitionedPoolOnABlockDevice) {
+  const std::string file = dir_.file("loop.img");
+  {
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT, 0600);
+    ASSERT_GE(fd, 0);
+    const auto junk = pattern(16 * M, 77);  // old data the pool must never hand out
+    ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), 0), static_cast<ssize_t>(junk.size()));
+    ::close(fd);
+  }
+  LoopDevice loop(file);
+  ASSERT_FALSE(loop.path().empty())
+      << "this test needs a loop device (root, /dev/loop-control): " << loop.output();
+  auto pool = pools_->create_pool({"blk", PoolType::partitioned, loop.path(), 0});
+  ASSERT_TRUE(pool) << pool.error().message;
+  EXPECT_EQ(pool->capacity_bytes, 15 * M);
+  DiskRecord a = disk(*pool, "a", 4 * M);
+  auto img = open_image(PoolManager::open_options(a, true));
+  ASSERT_TRUE(img) << img.error().message;
+  std::vector<std::byte> got(4 * M);
+  ASSERT_TRUE((*img)->read(0, got));
+  EXPECT_TRUE(all_zero(got)) << "a new disk shows the device's old data";
+  img->reset();
+  write_disk(a, 0, pattern(4 * M, 5));
+  ASSERT_TRUE(pools_->delete_disk(a));
+  EXPECT_TRUE(all_zero(read_device(loop.path(), M, 4 * M)));
+  DiskRecord b = disk(*pool, "b", 2 * M);
+  auto h = read_pool_header(loop.path());
+  ASSERT_TRUE(h) << h.error().message;
+  ASSERT_EQ(h->disks.size(), 1u);
+  EXPECT_EQ(h->disks[0].extents, b.extents);
+  ASSERT_TRUE(pools_->delete_disk(b));
+  ASSERT_TRUE(pools_->delete_pool(*pool));
 }
 
 }  // namespace
