@@ -14,6 +14,7 @@ struct arp_entry {
 
 static struct arp_entry arp_cache[ARP_CACHE];
 static unsigned arp_next;
+static unsigned replies; /* ARP and ICMP echo replies sent */
 
 static const uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -83,7 +84,7 @@ static void handle_arp(struct net_dev* d, const uint8_t* f, uint32_t len) {
   uint32_t spa = net_be32(a + 14), tpa = net_be32(a + 24);
   if (!d->ip || tpa != d->ip) return;
   arp_learn(d, spa, a + 8);
-  if (op == 1) send_arp(d, 2, a + 8, a + 8, spa);
+  if (op == 1 && !send_arp(d, 2, a + 8, a + 8, spa)) ++replies;
 }
 
 /* IPv4 to our address: ICMP echo requests are answered, everything else goes to fn. */
@@ -129,6 +130,7 @@ static int handle_ipv4(struct net_dev* d, const uint8_t* f, uint32_t len) {
   }
   net_tx_submit(d, r, out);
   net_tx_kick(d);
+  ++replies;
   /* Learn the sender's MAC too (saves an ARP round when we ping it back). */
   arp_learn(d, net_be32(ip + 12), f + 6);
   return 1;
@@ -156,9 +158,10 @@ unsigned net_poll(struct net_dev* d, net_frame_fn fn, void* ctx) {
   return n;
 }
 
-void net_poll_all(void) {
-  unsigned n = net_count();
+unsigned net_poll_all(void) {
+  unsigned before = replies, n = net_count();
   for (unsigned i = 0; i < n; ++i) net_poll(net_get(i), 0, 0);
+  return replies - before;
 }
 
 int net_arp_resolve(struct net_dev* d, uint32_t ip, uint8_t mac[6], uint64_t timeout_us,

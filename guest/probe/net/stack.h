@@ -36,8 +36,9 @@ typedef void (*net_frame_fn)(void* ctx, struct net_dev* d, const uint8_t* frame,
 /* Handles every frame waiting on d's receive ring (ARP, ICMP echo), passing the rest to fn
  * (when set); re-posts the buffers and kicks once. Returns how many frames were taken. */
 unsigned net_poll(struct net_dev* d, net_frame_fn fn, void* ctx);
-/* Idle duty: net_poll on every NIC without a handler (cheap when nothing arrived: no exits). */
-void net_poll_all(void);
+/* Idle duty: net_poll on every NIC without a handler (cheap when nothing arrived: no exits).
+ * Returns how many ARP / ICMP echo replies it sent. */
+unsigned net_poll_all(void);
 
 /* The 16-bit one's-complement Internet checksum of len bytes. */
 uint16_t net_checksum(const uint8_t* p, uint32_t len);

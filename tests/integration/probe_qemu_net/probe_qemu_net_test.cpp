@@ -540,6 +540,7 @@ TEST_F(ProbeQemuNetTest, TwoGuestsPingEachOtherAndMoveNumberedFrames) {
   auto pb = gb->run_ok("net ping " + ga->ip + " 3", kPingRe);
   ASSERT_EQ(pb.size(), 7u);
   EXPECT_EQ(pb[3], "3");
+  std::cout << "[ figures  ] QEMU guest -> idle guest: " << pa[0] << " / " << pb[0] << "\n";
 
   // A → B, then B → A: numbered frames, none lost, none damaged, in order.
   for (auto [from, to] : {std::pair{ga, gb}, std::pair{gb, ga}}) {
