@@ -111,6 +111,9 @@ PoolResult<DiskRecord> PoolManager::create_disk(const PoolRecord& pool,
   }
   d.path = pool.path;
   d.extents = std::move(*extents);
+  // Free space is zeroed when a disk goes, but a daemon killed in the middle of an import
+  // leaves its copied bytes there: zero (or unmap) on the way in too.
+  if (auto r = zero_extents(pool, d.extents); !r) return fail(r.error());
   return record_disk(pool, d);
 }
 
@@ -159,6 +162,18 @@ PoolResult<DiskRecord> PoolManager::resize_disk(const DiskRecord& disk_in, uint6
                            "size_bytes: pool '" + pool->name + "' has " +
                                std::to_string(map->free_space().free_bytes) + " bytes free",
                            "size_bytes"));
+  }
+  {
+    // The new tail reads as zeroes whatever the free space held (see create_disk).
+    OpenOptions o = open_options(*disk, false);
+    o.extents.clear();
+    for (const DiskExtent& e : *grown) o.extents.push_back({e.host_offset, e.length});
+    auto img = open_image(o);
+    if (!img) return fail(from_image(img.error()));
+    if (auto z = (*img)->write_zeroes(disk->size_bytes, new_size - disk->size_bytes, true); !z) {
+      return fail(from_image(z.error()));
+    }
+    if (auto f = (*img)->flush(); !f) return fail(from_image(f.error()));
   }
   auto disks = store_.list_disks(pool->id);
   if (!disks) return fail(from_store(disks.error()));
@@ -301,6 +316,10 @@ PoolResult<DiskRecord> PoolManager::import_disk(
     }
     return fail(std::move(e));
   };
+  if (pool.type == PoolType::partitioned) {
+    // copy_image skips zero runs: the extents must read as zeroes first (see create_disk).
+    if (auto r = zero_extents(pool, d.extents); !r) return undo(r.error());
+  }
   auto dst = open_image(open_options(d, false));
   if (!dst) return undo(from_image(dst.error()));
   if (auto r = copy_image(**src, **dst, progress, cancel); !r) return undo(from_image(r.error()));

@@ -456,3 +456,34 @@ TEST_F(PoolManagerTest, PartitionedPoolOnABlockDevice) {
 
 }  // namespace
 }  // namespace flotilla::storage::pools
+
+namespace flotilla::storage::pools {
+namespace {
+
+// What a daemon killed mid-import leaves: bytes in free space. New disks and grown tails must
+// still read as zeroes.
+TEST_F(PoolManagerTest, LeftoverBytesInFreeSpaceNeverReachANewOwner) {
+  PoolRecord pool = partitioned(16 * M);
+  DiskRecord a = disk(pool, "a", 2 * M);  // [1, 3)
+  {
+    const int fd = ::open(pool.path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    const auto junk = pattern(13 * M, 99);
+    ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), static_cast<off_t>(3 * M)),
+              static_cast<ssize_t>(junk.size()));
+    ::close(fd);
+  }
+  auto grown = pools_->resize_disk(a, 4 * M);  // in place: [1, 5)
+  ASSERT_TRUE(grown) << grown.error().message;
+  DiskRecord b = disk(pool, "b", 3 * M);
+  for (const DiskRecord& d : {*grown, b}) {
+    auto img = open_image(PoolManager::open_options(d, true));
+    ASSERT_TRUE(img);
+    std::vector<std::byte> got(d.size_bytes);
+    ASSERT_TRUE((*img)->read(0, got));
+    EXPECT_TRUE(all_zero(got)) << d.name;
+  }
+}
+
+}  // namespace
+}  // namespace flotilla::storage::pools
