@@ -76,6 +76,8 @@ NetResult<std::vector<std::string>> remove_stale_taps(Links& links,
 // A TAP device (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) made persistent so it outlives the fd that
 // created it: the daemon creates it and attaches it to the bridge, the monitor opens it by name
 // (open_tap) for the guest's lifetime, and the daemon removes it when the guest stops.
+// Its transmit queue (frames waiting for the guest) holds kTapQueueLength frames.
+inline constexpr int kTapQueueLength = 4096;
 NetResult<void> create_persistent_tap(const std::string& name);
 // Opens an existing TAP for I/O, with the 12-byte virtio-net header (virtio 1.x layout). A TAP
 // that does not exist is kNotFound (it is never created here); one another process holds is

@@ -68,6 +68,7 @@ TEST_F(LinksTest, TapIsPersistentEnslavedOpenedAndRemoved) {
   ASSERT_TRUE(links_->ensure_bridge("fltbr1", std::nullopt).ok());
   ASSERT_TRUE(create_persistent_tap("flt-test-0").ok());
   EXPECT_TRUE(fs::exists("/sys/class/net/flt-test-0"));  // outlived its creating fd
+  EXPECT_EQ(sys("/sys/class/net/flt-test-0/tx_queue_len"), std::to_string(kTapQueueLength));
   auto enslaved = links_->enslave("flt-test-0", "fltbr1");
   ASSERT_TRUE(enslaved.ok()) << enslaved.error().message;
   EXPECT_EQ(fs::read_symlink("/sys/class/net/flt-test-0/master").filename(), "fltbr1");
