@@ -146,6 +146,9 @@ int run_daemon(const ConfigOverrides& overrides) {
   if (auto r = bootstrap_admin_token(**store, cfg.state_dir); !r) return fatal(r.error().message);
 
   storage::pools::PoolManager pools(**store);  // outlives the operations that import
+  for (const auto& path : pools.remove_orphans()) {
+    spdlog::warn("removed {}: an image file no disk record names (an interrupted import)", path);
+  }
   OperationRunner operations(**store);
   const std::string id = *host_id;
   auto supervisor = Supervisor::create(**store, operations, supervisor_options(cfg, id));

@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 
 #include "common/uuid.h"
+
+#include <filesystem>
+#include <set>
 #include "storage/image/image_tools.h"
 #include "storage/pools/pool_errors.h"
 #include "storage/pools/pools.h"
@@ -336,6 +339,30 @@ PoolResult<DiskRecord> PoolManager::import_disk(
     return made;
   }
   return made;
+}
+
+std::vector<std::string> PoolManager::remove_orphans() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> removed;
+  auto pools = store_.list_pools();
+  auto disks = store_.list_disks("");
+  if (!pools || !disks) return removed;
+  std::set<std::string> known;
+  for (const DiskRecord& d : *disks) known.insert(d.path);
+  for (const PoolRecord& p : *pools) {
+    if (p.type != PoolType::dir) continue;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(p.path, ec)) {
+      const std::string name = entry.path().filename().string();
+      const size_t dot = name.find('.');
+      if (dot == std::string::npos || !is_uuid(name.substr(0, dot))) continue;
+      const std::string ext = name.substr(dot + 1);
+      if (ext != "raw" && ext != "qcow2") continue;
+      const std::string path = dir_disk_path(p, name.substr(0, dot), ext);
+      if (known.count(path) == 0 && ::unlink(path.c_str()) == 0) removed.push_back(path);
+    }
+  }
+  return removed;
 }
 
 PoolResult<std::vector<DiskRecord>> PoolManager::rebuild_from_device(const PoolRecord& pool) {

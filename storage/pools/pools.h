@@ -73,7 +73,7 @@ struct CreateDiskRequest {
 struct ImportRequest {
   std::string name;
   std::string source_path;
-  std::string format;  // the new disk's format; "" = the source's (raw in partitioned pools)
+  std::string format;   // the new disk's format; "" = the source's (raw in partitioned pools)
   std::string id = {};  // the new disk's id ("" = a new one); the API names its operation after it
 };
 
@@ -116,6 +116,10 @@ class PoolManager {
   // ids, names, extents). Refuses a corrupt header, a header of another pool, and a map that
   // disagrees with a disk the store has. Returns the pool's disks afterwards.
   PoolResult<std::vector<DiskRecord>> rebuild_from_device(const PoolRecord& pool);
+
+  // At daemon start: removes image files of dir pools that no disk record names (an import or a
+  // create the daemon was killed in), files named <uuid>.raw|.qcow2 only. Returns their paths.
+  std::vector<std::string> remove_orphans();
 
   // How the monitor opens a disk (path, format, extents; read_only from the attachment).
   static OpenOptions open_options(const DiskRecord& disk, bool read_only);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "storage/image/image_tools.h"
 #include "storage/image/raw_image.h"
@@ -483,6 +484,28 @@ TEST_F(PoolManagerTest, LeftoverBytesInFreeSpaceNeverReachANewOwner) {
     ASSERT_TRUE((*img)->read(0, got));
     EXPECT_TRUE(all_zero(got)) << d.name;
   }
+}
+
+}  // namespace
+}  // namespace flotilla::storage::pools
+
+namespace flotilla::storage::pools {
+namespace {
+
+TEST_F(PoolManagerTest, OrphanImagesOfADirPoolAreRemovedAtStart) {
+  auto pool = pools_->create_pool({"files", PoolType::dir, dir_.file("pool"), 0});
+  ASSERT_TRUE(pool);
+  auto kept = pools_->create_disk(*pool, {"kept", "raw", M, ""});
+  ASSERT_TRUE(kept);
+  const std::string orphan = dir_.file("pool") + "/0b5e8a57-1c1e-4f51-9d7c-6a4f3a2b1c0d.raw";
+  const std::string other = dir_.file("pool") + "/notes.txt";
+  std::ofstream(orphan) << "left by a killed import";
+  std::ofstream(other) << "not ours";
+  auto removed = pools_->remove_orphans();
+  EXPECT_EQ(removed, std::vector<std::string>{orphan});
+  EXPECT_FALSE(std::filesystem::exists(orphan));
+  EXPECT_TRUE(std::filesystem::exists(other));
+  EXPECT_TRUE(std::filesystem::exists(kept->path));
 }
 
 }  // namespace
