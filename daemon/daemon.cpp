@@ -145,6 +145,14 @@ int run_daemon(const ConfigOverrides& overrides) {
   if (!store) return fatal("state store: " + store.error().message);
   if (auto r = bootstrap_admin_token(**store, cfg.state_dir); !r) return fatal(r.error().message);
 
+  // Operations a previous flotillad was running when it died end here: nobody runs them now.
+  if (auto ops = (*store)->list_operations(0); ops) {
+    for (const auto& op : *ops) {
+      if (storage::is_terminal(op.state)) continue;
+      (void)(*store)->update_operation(op.id, storage::OperationState::failed, op.progress,
+                                       "flotillad stopped while the operation ran");
+    }
+  }
   storage::pools::PoolManager pools(**store);  // outlives the operations that import
   for (const auto& path : pools.remove_orphans()) {
     spdlog::warn("removed {}: an image file no disk record names (an interrupted import)", path);
