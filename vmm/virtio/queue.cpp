@@ -211,9 +211,18 @@ bool Queue::needs_notification() {
   return (load16(avail_, __ATOMIC_RELAXED) & VRING_AVAIL_F_NO_INTERRUPT) == 0;
 }
 
+void Queue::disable_notification() {
+  // With EVENT_IDX, leaving avail_event behind already silences the driver.
+  if (active() && !event_idx_) store16(used_, VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+}
+
 bool Queue::enable_notification() {
   if (!active()) return false;
-  if (event_idx_) store16(used_ + 4 + kUsedElemSize * size_, next_avail_, __ATOMIC_RELAXED);
+  if (event_idx_) {
+    store16(used_ + 4 + kUsedElemSize * size_, next_avail_, __ATOMIC_RELAXED);
+  } else {
+    store16(used_, 0, __ATOMIC_RELAXED);  // clears VRING_USED_F_NO_NOTIFY
+  }
   __atomic_thread_fence(__ATOMIC_SEQ_CST);  // avail_event visible before re-reading avail idx
   return avail_idx() != next_avail_;
 }

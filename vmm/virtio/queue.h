@@ -119,7 +119,11 @@ class Queue {
   // Whether the driver wants an interrupt for the chains used since the last true answer
   // (EVENT_IDX used_event, else the avail NO_INTERRUPT flag). Call after a batch of add_used.
   bool needs_notification();
-  // Tells the driver to notify for anything past what was popped (EVENT_IDX avail_event);
+  // Asks the driver not to notify (VRING_USED_F_NO_NOTIFY; nothing to do with EVENT_IDX) while
+  // the device is processing anyway; enable_notification() undoes it.
+  void disable_notification();
+  // Tells the driver to notify for anything past what was popped (EVENT_IDX avail_event, else
+  // clearing VRING_USED_F_NO_NOTIFY);
   // returns true if more chains arrived meanwhile (process again before sleeping).
   bool enable_notification();
   // Chains the driver made available and the device has not popped (0 when inactive/broken).

@@ -21,6 +21,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -48,6 +49,8 @@ class VirtioNet : public VirtioDevice {
   static constexpr uint32_t kMaxFrameBytes = 65550;  // 64 KiB GSO frame + Ethernet
   static constexpr uint32_t kMinFrameBytes = 14;     // an Ethernet header
   static constexpr uint32_t kBudget = 256;           // frames per wake-up and direction
+  // How long TX waits for the guest's next frame before asking it to notify again.
+  static constexpr std::chrono::microseconds kPollWindow{20};
   static constexpr uint16_t kRxQueue = 0;
   static constexpr uint16_t kTxQueue = 1;
 
@@ -83,6 +86,7 @@ class VirtioNet : public VirtioDevice {
   // Copies the pending frame into held chains (popping more as needed); false = wait.
   bool deliver_pending(bool& used, bool& healthy);
   bool send_chain(const DescriptorChain& chain);
+  static void poll_for_more(const Queue& queue);
   void arm(const UniqueFd& timer, std::chrono::nanoseconds wait);
   void on_tap_readable();             // loop thread
   void on_timer(int fd, uint16_t q);  // loop thread
