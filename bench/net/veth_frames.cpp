@@ -81,7 +81,40 @@ int receive(const char* ifname, uint32_t count, int write_fd) {
 
 }  // namespace
 
+// `veth_frames --recv IFNAME COUNT SECONDS`: counts test frames arriving on IFNAME (in the
+// caller's namespace) until COUNT or SECONDS of silence; prints `host recv received=<n>
+// ms=<n> frames_per_s=<n> gbit_per_s=<x.yyy>` (first to last frame). bench/net's guest→host row.
+int receive_only(const char* ifname, uint32_t count, int seconds) {
+  const int fd = packet_socket(ifname);
+  if (fd < 0) {
+    std::perror("packet socket");
+    return 1;
+  }
+  std::printf("host recv ready\n");
+  std::fflush(stdout);
+  std::vector<uint8_t> buf(2048);
+  uint32_t received = 0;
+  uint64_t bytes = 0;
+  pollfd p{fd, POLLIN, 0};
+  std::chrono::steady_clock::time_point first, last;
+  while (received < count && poll(&p, 1, seconds * 1000) == 1) {
+    const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) continue;
+    last = std::chrono::steady_clock::now();
+    if (received++ == 0) first = last;
+    bytes += static_cast<uint64_t>(n);
+  }
+  const double s = std::max(1e-9, std::chrono::duration<double>(last - first).count());
+  std::printf("host recv received=%u ms=%.0f frames_per_s=%.0f gbit_per_s=%.3f\n", received,
+              s * 1000, received / s, static_cast<double>(bytes) * 8 / s / 1e9);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 5 && std::strcmp(argv[1], "--recv") == 0) {
+    return receive_only(argv[2], static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)),
+                        std::atoi(argv[4]));
+  }
   const size_t size = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 64;
   const uint32_t count =
       argc > 2 ? static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 10)) : 200000;

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""bench/net: probe guests on our virtio-net beside QEMU's, and the host's own limit.
+
+In a network namespace of its own (the script re-runs itself under `unshare --net`), one bridge
+with host address 10.99.0.1/24 and two TAPs (vnet_hdr, txqueuelen 4096). For each frame size
+(64, 512, 1500 bytes, Ethernet header included) and each implementation:
+  guest→guest  guest A `net send` COUNT numbered frames to guest B's MAC while B runs
+               `net recv`; frames/s and Gbit/s are what B received (first to last frame),
+               loss = sent - received.
+  guest→host   guest A sends to the bridge's MAC; bench/net/veth_frames --recv counts them on
+               the bridge.
+  ping         guest A `net ping` guest B, 50 echoes: average round trip.
+Implementations: flotilla-vmm --nic (ours) and qemu-system-x86_64 -M microvm with
+-netdev tap,vhost=off + virtio-net-device (/dev/vhost-net is absent here). The limit:
+veth_frames SIZE COUNT, two host processes exchanging the same frames over a veth pair with
+packet sockets (one send/recv per frame). Medians of --runs rounds; the implementations' order
+alternates between rounds. Writes bench/net/RESULTS.md unless --no-write.
+"""
+import argparse
+import os
+import re
+import select
+import statistics
+import subprocess
+import sys
+import time
+
+SIZES = [64, 512, 1500]
+RECV_RE = re.compile(rb"net recv received=(\d+) lost=(\d+) bad=(\d+) out_of_order=(\d+) "
+                     rb"ms=(\d+) frames_per_s=(\d+) mbit_per_s=([\d.]+)")
+PING_RE = re.compile(rb"net ping ip=\S+ sent=(\d+) received=(\d+) rtt_min_us=(\d+) "
+                     rb"rtt_avg_us=(\d+) rtt_max_us=(\d+)")
+HOST_RE = re.compile(r"host recv received=(\d+) ms=(\d+) frames_per_s=(\d+) gbit_per_s=([\d.]+)")
+VETH_RE = re.compile(r"veth size=(\d+) sent=(\d+) received=(\d+) lost=(\d+) ms=(\d+) "
+                     r"frames_per_s=(\d+) gbit_per_s=([\d.]+)")
+MAC_A, MAC_B = "02:f1:0a:00:99:0a", "02:f1:0a:00:99:0b"
+IP_A, IP_B = "10.99.0.2/24", "10.99.0.3/24"
+
+
+class GuestError(RuntimeError):
+    pass
+
+
+class Guest:
+    """A monitor process with the probe's console on stdin/stdout."""
+
+    def __init__(self, argv):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.buf = b""
+
+    def until(self, needle, timeout):
+        deadline = time.monotonic() + timeout
+        while needle not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
+                raise GuestError("timeout waiting for %r: %r" % (needle, self.buf[-300:]))
+            data = os.read(self.p.stdout.fileno(), 65536)
+            if not data:
+                self.p.wait()
+                err = self.p.stderr.read().decode(errors="replace").strip()
+                raise GuestError("monitor exited (%s): %s" % (self.p.returncode, err[-400:]))
+            self.buf += data
+        i = self.buf.index(needle) + len(needle)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def send(self, line):
+        self.p.stdin.write(line.encode() + b"\n")
+        self.p.stdin.flush()
+
+    def command(self, line, timeout=120):
+        """Runs line; returns its output whatever the status (OK or ERR)."""
+        self.send(line)
+        return self.until(b"probe> ", timeout)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+
+
+def sh(*cmd):
+    subprocess.run(cmd, check=True)
+
+
+def setup_network():
+    with open("/proc/sys/net/ipv6/conf/default/disable_ipv6", "w") as f:
+        f.write("1")
+    sh("ip", "link", "set", "lo", "up")
+    sh("ip", "link", "add", "fltbr0", "type", "bridge")
+    sh("ip", "addr", "add", "10.99.0.1/24", "dev", "fltbr0")
+    sh("ip", "link", "set", "fltbr0", "up")
+    for tap in ("flt-ba-0", "flt-bb-0"):
+        sh("ip", "tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr")
+        sh("ip", "link", "set", tap, "txqueuelen", "4096", "master", "fltbr0", "up")
+    shown = subprocess.run(["ip", "-o", "link", "show", "fltbr0"], capture_output=True,
+                           text=True, check=True).stdout
+    return re.search(r"link/ether ([0-9a-f:]{17})", shown).group(1)
+
+
+def ours_argv(a, tap, mac, ip):
+    return [a.vmm, "--kernel", a.probe, "--memory-mib", "64", "--cmdline", "ip=" + ip,
+            "--nic", "%s,mac=%s" % (tap, mac)]
+
+
+def qemu_argv(a, tap, mac, ip):
+    return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=on", "-enable-kvm",
+            "-cpu", "host,-arch-capabilities", "-m", "64M", "-smp", "1", "-nodefaults",
+            "-no-user-config", "-nographic", "-serial", "stdio", "-no-reboot",
+            "-kernel", a.probe, "-append", "ip=" + ip,
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
+            "-global", "virtio-mmio.force-legacy=false",
+            "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no,vhost=off" % tap,
+            "-device", "virtio-net-device,netdev=n0,mac=%s" % mac]
+
+
+def run_impl(a, make_argv, bridge_mac):
+    """Boots two guests; returns {("g2g"|"g2h", size): (fps, gbit, loss), ("ping",): us}."""
+    ga = Guest(make_argv(a, "flt-ba-0", MAC_A, IP_A))
+    gb = Guest(make_argv(a, "flt-bb-0", MAC_B, IP_B))
+    out = {}
+    try:
+        for g in (ga, gb):
+            g.until(b"flotilla-probe ready", 30)
+            g.until(b"probe> ", 30)
+        ga.command("net ping 10.99.0.3 3")  # ARP warm-up
+        for size in SIZES:
+            gb.send("net recv %d 5" % a.count)
+            time.sleep(0.3)
+            ga.command("net send %s %d %d" % (MAC_B, a.count, size))
+            m = RECV_RE.search(gb.until(b"probe> ", 60))
+            if not m:
+                raise GuestError("no net recv line")
+            fps = int(m.group(6))
+            out[("g2g", size)] = (fps, fps * size * 8 / 1e9, int(m.group(2)))
+            host = subprocess.Popen([a.veth, "--recv", "fltbr0", str(a.count), "3"],
+                                    stdout=subprocess.PIPE, text=True)
+            host.stdout.readline()  # "host recv ready"
+            ga.command("net send %s %d %d" % (bridge_mac, a.count, size))
+            m = HOST_RE.search(host.communicate(timeout=60)[0])
+            received = int(m.group(1))
+            out[("g2h", size)] = (int(m.group(3)), float(m.group(4)), a.count - received)
+        m = PING_RE.search(ga.command("net ping 10.99.0.3 50"))
+        out[("ping",)] = int(m.group(4)) if m else None
+    finally:
+        ga.stop()
+        gb.stop()
+    return out
+
+
+def host_limit(a):
+    out = {}
+    for size in SIZES:
+        r = subprocess.run([a.veth, str(size), str(a.count)], capture_output=True, text=True,
+                           check=True).stdout
+        m = VETH_RE.search(r)
+        fps = int(m.group(6))
+        out[size] = (fps, float(m.group(7)), int(m.group(4)))
+    return out
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    build = os.path.join(root, "build")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--count", type=int, default=20000, help="frames per row")
+    ap.add_argument("--vmm", default=os.path.join(build, "vmm/flotilla-vmm"))
+    ap.add_argument("--probe", default=os.path.join(build, "guest/probe/probe.elf"))
+    ap.add_argument("--veth", default=os.path.join(build, "bench/net/veth_frames"))
+    ap.add_argument("--no-write", action="store_true")
+    a = ap.parse_args()
+    if os.environ.get("FLOTILLA_BENCH_NETNS") != "1":
+        env = dict(os.environ, FLOTILLA_BENCH_NETNS="1")
+        os.execvpe("unshare", ["unshare", "--net", sys.executable] + sys.argv, env)
+    for path in (a.vmm, a.probe, a.veth):
+        if not os.path.exists(path):
+            sys.exit("missing %s (build first: cmake --build build)" % path)
+    bridge_mac = setup_network()
+    impls = [("ours", ours_argv), ("qemu", qemu_argv)]
+    results = {"ours": [], "qemu": [], "host": []}
+    for r in range(a.runs):
+        order = impls if r % 2 == 0 else list(reversed(impls))
+        for name, make_argv in order:
+            results[name].append(run_impl(a, make_argv, bridge_mac))
+        results["host"].append(host_limit(a))
+        print("round %d done" % (r + 1), flush=True)
+
+    def med(name, key, i):
+        return median([run[key][i] if run.get(key) else None for run in results[name]])
+
+    lines = ["| row | host veth (limit) | flotilla-vmm | QEMU (vhost off) | ours/QEMU | ours/host |",
+             "|---|---|---|---|---|---|"]
+    for kind, label in (("g2g", "guest→guest"), ("g2h", "guest→host")):
+        for size in SIZES:
+            host = median([run[size][0] for run in results["host"]])
+            ours = med("ours", (kind, size), 0)
+            qemu = med("qemu", (kind, size), 0)
+            loss_o = med("ours", (kind, size), 2)
+            loss_q = med("qemu", (kind, size), 2)
+            lines.append("| %s %d B frames/s (Gbit/s; lost of %d) | %d (%.3f) | %d (%.3f; %d) | "
+                         "%d (%.3f; %d) | %.2f | %.2f |" % (
+                             label, size, a.count, host, host * size * 8 / 1e9, ours,
+                             ours * size * 8 / 1e9, loss_o, qemu, qemu * size * 8 / 1e9, loss_q,
+                             ours / qemu if qemu else 0, ours / host if host else 0))
+    ping_o = median([run[("ping",)] for run in results["ours"]])
+    ping_q = median([run[("ping",)] for run in results["qemu"]])
+    lines.append("| ping guest→guest, average µs (lower is better) | - | %s | %s | %s | - |" % (
+        ping_o, ping_q, "%.2f" % (ping_q / ping_o) if ping_o and ping_q else "-"))
+    load = open("/proc/loadavg").read().split()[0]
+    text = "\n".join(lines) + (
+        "\n\nMedians of %d rounds, %d frames per row, load average %s at the end. ours/QEMU is "
+        "ours divided by QEMU's rate (for ping: QEMU's time divided by ours), so > 1 means ahead."
+        "\nCommand: `python3 bench/net/run.py --runs %d --count %d`\n" % (
+            a.runs, a.count, load, a.runs, a.count))
+    print(text)
+    if not a.no_write:
+        with open(os.path.join(root, "bench/net/RESULTS.md"), "w") as f:
+            f.write("# bench/net results\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()
