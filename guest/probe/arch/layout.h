@@ -20,6 +20,7 @@
 #define VEC_TIMER 0x20              /* LAPIC timer: tick counter + EOI */
 #define VEC_COM1 0x21               /* IOAPIC pin 4: EOI only (wakes the idle call) */
 #define VEC_KBD 0x22                /* IOAPIC pin 1 (i8042 keyboard): kbd_irq_count++ + EOI */
+#define VEC_NET 0x23                /* IOAPIC pin 16 + slot (virtio-net): EOI only (wakes idle) */
 #define VEC_IDLE 3                  /* int3 from ring 3 (#BP, DPL 3): sti; hlt; iretq */
 #define IDLE_RESET_MAGIC 0x52534554 /* "RSET" in %eax: the int3 call triple-faults instead */
 #define VEC_SPURIOUS 0xff

@@ -164,6 +164,11 @@ unsigned net_poll_all(void) {
   return replies - before;
 }
 
+void net_idle(int idle) {
+  unsigned n = net_count();
+  for (unsigned i = 0; i < n; ++i) net_rx_interrupts(net_get(i), idle);
+}
+
 int net_arp_resolve(struct net_dev* d, uint32_t ip, uint8_t mac[6], uint64_t timeout_us,
                     net_frame_fn fn, void* ctx) {
   if (!arp_lookup(d, ip, mac)) return 0;

@@ -40,6 +40,11 @@ unsigned net_poll(struct net_dev* d, net_frame_fn fn, void* ctx);
  * Returns how many ARP / ICMP echo replies it sent. */
 unsigned net_poll_all(void);
 
+/* Entering (1) or leaving (0) the shell's idle wait: receive interrupts on/off on every NIC
+ * (net_rx_interrupts). Enter, then poll once more, then sleep: a frame that lands after that
+ * last poll raises the interrupt that ends the sleep. */
+void net_idle(int idle);
+
 /* The 16-bit one's-complement Internet checksum of len bytes. */
 uint16_t net_checksum(const uint8_t* p, uint32_t len);
 /* The MAC of ip on d's link: from the cache, else by ARP requests for up to timeout_us

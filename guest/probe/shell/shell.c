@@ -52,8 +52,11 @@ static void wait_for_input(void) {
     outb(0xf4, 0);
   }
   /* Answer ARP and ICMP echo (team/NETWORK.md): memory reads, no exits when nothing came.
-   * Busy-polling for 200 ms after answering was tried: under QEMU on 2 cores guest-to-guest
-   * round trips went from 3-10 ms to 2-8 ms while burning a core, so the guest sleeps. */
+   * Receive interrupts are on while idle, so a frame ends the sleep where the monitor routes
+   * the NIC's line (flotilla-vmm); elsewhere the next 100 Hz tick does. Busy-polling after
+   * answering was tried instead: under QEMU on 2 cores guest-to-guest round trips went from
+   * 3-10 ms to 2-8 ms while burning a core, so the guest sleeps. */
+  net_idle(1);
   net_poll_all();
   if (lapic_timer_running())
     sys_idle();
@@ -102,6 +105,7 @@ void shell_run(void) {
       echo("\r\n", 2);
       echo_flush();
       line[len] = 0;
+      net_idle(0); /* commands poll the NICs themselves */
       run_line(line);
       len = 0;
       uart_puts("probe> ");

@@ -3,6 +3,8 @@
 #include <linux/virtio_ids.h>
 #include <stddef.h>
 
+#include "arch/layout.h"
+#include "hw/apic.h"
 #include "hw/boot_info.h"
 #include "hw/io.h"
 #include "lib/heap.h"
@@ -91,6 +93,8 @@ static int net_init(unsigned index, struct net_dev* d, struct virtio_dev* v) {
   virtio_finish_init(v);
   d->rx_pending_kick = 0;
   virtio_notify(v, 0);
+  unsigned pin = 16 + v->slot;
+  if (ioapic_pins() > pin) ioapic_route(pin, VEC_NET, lapic_id());
   return 0;
 }
 
@@ -116,6 +120,11 @@ int net_link_up(struct net_dev* d) {
   uint16_t status =
       (uint16_t)(virtio_config_read8(d->vdev, off) | virtio_config_read8(d->vdev, off + 1) << 8);
   return status & VIRTIO_NET_S_LINK_UP;
+}
+
+void net_rx_interrupts(struct net_dev* d, int on) {
+  *(volatile uint16_t*)&d->rx.avail->flags = on ? 0 : VRING_AVAIL_F_NO_INTERRUPT;
+  mb(); /* visible before the caller polls the used ring one last time */
 }
 
 int net_rx_take(struct net_dev* d, const uint8_t** frame, uint32_t* len) {

@@ -49,6 +49,12 @@ int net_rx_take(struct net_dev* d, const uint8_t** frame, uint32_t* len);
 void net_rx_release(struct net_dev* d, int id);
 void net_rx_kick(struct net_dev* d);
 
+/* Idle wake-up: with `on`, the device may interrupt when it fills a receive buffer (the idle
+ * shell sleeps in hlt until then); off while commands run, which poll. net_count() routes IOAPIC
+ * pin 16 + slot (flotilla-vmm's virtio-mmio lines) to VEC_NET when the IOAPIC has that pin;
+ * elsewhere (QEMU microvm puts them on a second IOAPIC) the next timer tick wakes the guest. */
+void net_rx_interrupts(struct net_dev* d, int on);
+
 /* A free transmit buffer to build a frame of up to NET_MAX_FRAME bytes in (reaping what the
  * device finished first), or 0 when the ring is full. net_tx_submit queues it (it must be the
  * buffer net_tx_alloc just returned); net_tx_kick notifies the device once per batch. */
