@@ -47,8 +47,10 @@ class VirtioNet : public VirtioDevice {
  public:
   static constexpr uint32_t kHeaderBytes = 12;       // virtio_net_hdr_v1
   static constexpr uint32_t kMaxFrameBytes = 65550;  // 64 KiB GSO frame + Ethernet
-  static constexpr uint32_t kMinFrameBytes = 14;     // an Ethernet header
-  static constexpr uint32_t kBudget = 256;           // frames per wake-up and direction
+  static constexpr uint32_t kMinFrameBytes = 14;
+  static constexpr uint32_t kMaxPlainFrameBytes =
+      1518;  // without GSO: MTU 1500 + VLAN tag     // an Ethernet header
+  static constexpr uint32_t kBudget = 256;  // frames per wake-up and direction
   // How long TX waits for the guest's next frame before asking it to notify again.
   static constexpr std::chrono::microseconds kPollWindow{20};
   static constexpr uint16_t kRxQueue = 0;
@@ -83,6 +85,8 @@ class VirtioNet : public VirtioDevice {
             UniqueFd tx_timer);
   bool process_tx();
   bool process_rx();
+  enum class DirectRx { kDelivered, kNoBuffers, kBounce, kStop };
+  DirectRx receive_direct(bool& used, bool& healthy);
   // Copies the pending frame into held chains (popping more as needed); false = wait.
   bool deliver_pending(bool& used, bool& healthy);
   bool send_chain(const DescriptorChain& chain);
