@@ -45,23 +45,31 @@ void lapic_send_ipi(uint32_t dest_apic_id, uint32_t icr_low) {
   for (unsigned i = 0; i < 100000 && (lapic_read(kLapicIcrLow) & (1u << 12)); ++i) cpu_relax();
 }
 
-static uint32_t ioapic_read(uint32_t index) {
-  mmio_write32(IOAPIC_BASE, index);
-  return mmio_read32(IOAPIC_BASE + 0x10);
+static uint32_t ioapic_read(uint64_t base, uint32_t index) {
+  mmio_write32(base, index);
+  return mmio_read32(base + 0x10);
 }
 
-static void ioapic_write(uint32_t index, uint32_t v) {
-  mmio_write32(IOAPIC_BASE, index);
-  mmio_write32(IOAPIC_BASE + 0x10, v);
+static void ioapic_write(uint64_t base, uint32_t index, uint32_t v) {
+  mmio_write32(base, index);
+  mmio_write32(base + 0x10, v);
 }
 
-unsigned ioapic_pins(void) {
-  uint32_t ver = ioapic_read(1);
+unsigned ioapic_pins_at(uint64_t base) {
+  uint32_t ver = ioapic_read(base, 1);
   if (ver == 0xffffffffu || ver == 0) return 0;
   return ((ver >> 16) & 0xff) + 1;
 }
 
+void ioapic_route_at(uint64_t base, unsigned pin, uint8_t vector, uint32_t dest_apic_id) {
+  ioapic_write(base, 0x11 + 2 * pin, dest_apic_id << 24);
+  ioapic_write(base, 0x10 + 2 * pin, vector);
+}
+
+unsigned ioapic_pins(void) {
+  return ioapic_pins_at(IOAPIC_BASE);
+}
+
 void ioapic_route(unsigned pin, uint8_t vector, uint32_t dest_apic_id) {
-  ioapic_write(0x11 + 2 * pin, dest_apic_id << 24);
-  ioapic_write(0x10 + 2 * pin, vector);
+  ioapic_route_at(IOAPIC_BASE, pin, vector, dest_apic_id);
 }

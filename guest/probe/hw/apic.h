@@ -36,5 +36,8 @@ void lapic_send_ipi(uint32_t dest_apic_id, uint32_t icr_low);
 unsigned ioapic_pins(void);
 /* Routes pin to vector on `dest_apic_id`: fixed, physical, edge, active high, unmasked. */
 void ioapic_route(unsigned pin, uint8_t vector, uint32_t dest_apic_id);
+/* The same for an IOAPIC at `base` (a second one, e.g. QEMU microvm's at 0xfec10000). */
+unsigned ioapic_pins_at(uint64_t base);
+void ioapic_route_at(uint64_t base, unsigned pin, uint8_t vector, uint32_t dest_apic_id);
 
 #endif

@@ -70,9 +70,8 @@ static const uint8_t* find_rsdp(void) {
   return 0;
 }
 
-/* ACPI: RSDP -> XSDT (revision >= 2) or RSDT -> "APIC" (MADT); count enabled (or
- * online-capable) local APIC and x2APIC entries. */
-static unsigned madt_cpus(void) {
+/* ACPI: RSDP -> XSDT (revision >= 2) or RSDT -> "APIC" (MADT), or 0. */
+static const uint8_t* find_madt(void) {
   const uint8_t* rsdp = find_rsdp();
   if (!rsdp || memcmp(rsdp, "RSD PTR ", 8)) return 0;
   int xsdt = rsdp[15] >= 2 && *(const uint64_t*)(rsdp + 24);
@@ -83,15 +82,31 @@ static unsigned madt_cpus(void) {
   for (uint32_t off = 36; off + esize <= len; off += esize) {
     uint64_t addr = xsdt ? *(const uint64_t*)(sdt + off) : *(const uint32_t*)(sdt + off);
     const uint8_t* t = (const uint8_t*)(uintptr_t)addr;
-    if (memcmp(t, "APIC", 4)) continue;
-    uint32_t tlen = *(const uint32_t*)(t + 4);
-    unsigned cpus = 0;
-    for (uint32_t e = 44; e + 2 <= tlen && t[e + 1] >= 2; e += t[e + 1]) {
-      if (t[e] == 0 && (*(const uint32_t*)(t + e + 4) & 3)) ++cpus;
-      if (t[e] == 9 && (*(const uint32_t*)(t + e + 8) & 3)) ++cpus;
-    }
-    return cpus;
+    if (!memcmp(t, "APIC", 4)) return t;
   }
+  return 0;
+}
+
+/* Count enabled (or online-capable) local APIC and x2APIC entries of the MADT. */
+static unsigned madt_cpus(void) {
+  const uint8_t* t = find_madt();
+  if (!t) return 0;
+  uint32_t tlen = *(const uint32_t*)(t + 4);
+  unsigned cpus = 0;
+  for (uint32_t e = 44; e + 2 <= tlen && t[e + 1] >= 2; e += t[e + 1]) {
+    if (t[e] == 0 && (*(const uint32_t*)(t + e + 4) & 3)) ++cpus;
+    if (t[e] == 9 && (*(const uint32_t*)(t + e + 8) & 3)) ++cpus;
+  }
+  return cpus;
+}
+
+uint64_t smp_madt_ioapic(uint32_t gsi_base) {
+  const uint8_t* t = find_madt();
+  if (!t) return 0;
+  uint32_t tlen = *(const uint32_t*)(t + 4);
+  for (uint32_t e = 44; e + 2 <= tlen && t[e + 1] >= 2; e += t[e + 1])
+    if (t[e] == 1 && t[e + 1] >= 12 && *(const uint32_t*)(t + e + 8) == gsi_base)
+      return *(const uint32_t*)(t + e + 4);
   return 0;
 }
 

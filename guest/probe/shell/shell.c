@@ -56,7 +56,8 @@ static void wait_for_input(void) {
    * the NIC's line (flotilla-vmm); elsewhere the next 100 Hz tick does. Busy-polling after
    * answering was tried instead: under QEMU on 2 cores guest-to-guest round trips went from
    * 3-10 ms to 2-8 ms while burning a core, so the guest sleeps. */
-  net_idle(1);
+  net_poll_all();
+  net_idle(1); /* interrupts on, and a level line acked if frames came (after that poll) */
   net_poll_all();
   if (lapic_timer_running())
     sys_idle();

@@ -1,12 +1,14 @@
 #include "virtio/virtio_net.h"
 
 #include <linux/virtio_ids.h>
+#include <linux/virtio_mmio.h>
 #include <stddef.h>
 
 #include "arch/layout.h"
 #include "hw/apic.h"
 #include "hw/boot_info.h"
 #include "hw/io.h"
+#include "hw/smp.h"
 #include "lib/heap.h"
 #include "lib/lib.h"
 
@@ -66,6 +68,20 @@ static void rx_post(struct net_dev* d, int id) {
   d->rx_pending_kick = 1;
 }
 
+/* The slot's interrupt line to VEC_NET (EOI only: it just ends the idle hlt). flotilla-vmm:
+ * GSI 16 + slot on the IOAPIC at 0xfec00000. QEMU microvm with its 24 transports: GSI 24 + slot,
+ * pin `slot` of the second IOAPIC the MADT lists with GSI base 24; its line is level and stays
+ * high until InterruptACK, so the idle path acks after frames arrived (net_rx_interrupts). */
+static void route_irq(struct virtio_dev* v) {
+  uint64_t second = smp_madt_ioapic(24);
+  if (second && ioapic_pins_at(second) > v->slot) {
+    ioapic_route_at(second, v->slot, VEC_NET, lapic_id());
+    return;
+  }
+  unsigned pin = 16 + v->slot;
+  if (ioapic_pins() > pin) ioapic_route(pin, VEC_NET, lapic_id());
+}
+
 static int net_init(unsigned index, struct net_dev* d, struct virtio_dev* v) {
   d->vdev = v;
   if (virtio_begin_init(v, NET_WANTED_FEATURES) || virtio_setup_queue(v, 0, &d->rx) ||
@@ -93,8 +109,7 @@ static int net_init(unsigned index, struct net_dev* d, struct virtio_dev* v) {
   virtio_finish_init(v);
   d->rx_pending_kick = 0;
   virtio_notify(v, 0);
-  unsigned pin = 16 + v->slot;
-  if (ioapic_pins() > pin) ioapic_route(pin, VEC_NET, lapic_id());
+  route_irq(v);
   return 0;
 }
 
@@ -124,6 +139,12 @@ int net_link_up(struct net_dev* d) {
 
 void net_rx_interrupts(struct net_dev* d, int on) {
   *(volatile uint16_t*)&d->rx.avail->flags = on ? 0 : VRING_AVAIL_F_NO_INTERRUPT;
+  /* Frames came since the last ack: lower a level-triggered line (one exit), so the next used
+   * buffer makes a new edge. Done before the caller's last poll, so nothing is missed. */
+  if (on && d->rx_frames != d->rx_frames_acked) {
+    d->rx_frames_acked = d->rx_frames;
+    mmio_write32(d->vdev->base + VIRTIO_MMIO_INTERRUPT_ACK, 3);
+  }
   mb(); /* visible before the caller polls the used ring one last time */
 }
 

@@ -34,6 +34,7 @@ struct net_dev {
   uint8_t prefix; /* ip's prefix length */
   int rx_pending_kick, tx_pending_kick;
   uint64_t rx_frames, tx_frames, rx_dropped;
+  uint64_t rx_frames_acked; /* rx_frames at the last InterruptACK */
 };
 
 /* Finds and initialises every modern virtio-net device once; returns how many work. */
@@ -51,8 +52,8 @@ void net_rx_kick(struct net_dev* d);
 
 /* Idle wake-up: with `on`, the device may interrupt when it fills a receive buffer (the idle
  * shell sleeps in hlt until then); off while commands run, which poll. net_count() routes IOAPIC
- * pin 16 + slot (flotilla-vmm's virtio-mmio lines) to VEC_NET when the IOAPIC has that pin;
- * elsewhere (QEMU microvm puts them on a second IOAPIC) the next timer tick wakes the guest. */
+ * pin 16 + slot (flotilla-vmm's virtio-mmio lines), or pin `slot` of a second IOAPIC with GSI
+ * base 24 in the MADT (QEMU microvm), to VEC_NET; without either the next timer tick wakes. */
 void net_rx_interrupts(struct net_dev* d, int on);
 
 /* A free transmit buffer to build a frame of up to NET_MAX_FRAME bytes in (reaping what the
