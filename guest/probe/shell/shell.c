@@ -43,7 +43,8 @@ static void run_line(char* line) {
 
 /* Nothing to read: check the keyboard for Ctrl-Alt-Del (hw/kbd.h: no exit unless its
  * interrupt fired or 25 ticks passed), answer ARP/ICMP on the NICs, then sleep in ring 0 until the
- * next interrupt (COM1 receive, keyboard or the 100 Hz tick), so an idle guest costs no host CPU.
+ * next interrupt (COM1 receive, keyboard, a NIC's receive or the 100 Hz tick), so an idle guest
+ * costs no host CPU.
  * Without a timer, poll. */
 static void wait_for_input(void) {
   if (kbd_ctrl_alt_del()) { /* the host asks for a graceful shutdown */
@@ -52,10 +53,10 @@ static void wait_for_input(void) {
     outb(0xf4, 0);
   }
   /* Answer ARP and ICMP echo (team/NETWORK.md): memory reads, no exits when nothing came.
-   * Receive interrupts are on while idle, so a frame ends the sleep where the monitor routes
-   * the NIC's line (flotilla-vmm); elsewhere the next 100 Hz tick does. Busy-polling after
-   * answering was tried instead: under QEMU on 2 cores guest-to-guest round trips went from
-   * 3-10 ms to 2-8 ms while burning a core, so the guest sleeps. */
+   * Receive interrupts are on while idle, so a frame ends the sleep (virtio_net.c routes the
+   * line under flotilla-vmm and QEMU microvm; without a route the next 100 Hz tick does).
+   * Busy-polling after answering was tried first: on 2 cores it starved the monitors' I/O
+   * threads (round trips 2-8 ms); the interrupt gives 0.2-0.4 ms. */
   net_poll_all();
   net_idle(1); /* interrupts on, and a level line acked if frames came (after that poll) */
   net_poll_all();
