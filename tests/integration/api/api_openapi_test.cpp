@@ -97,6 +97,41 @@ TEST(OpenApi, ResponsesMatchTheDocument) {
   check("DELETE", "/v1/tokens/{id}", admin.del("/v1/tokens/nope"));
   check("DELETE", "/v1/vms/{id}", admin.del("/v1/vms/a"));
   check("DELETE", "/v1/vms/{id}", admin.del("/v1/vms/a"));
+
+  // Pools and disks.
+  const std::string dev = (*d)->work_dir() + "/pool.img";
+  check("POST", "/v1/pools",
+        admin.post(
+            "/v1/pools",
+            nlohmann::json{
+                {"name", "p"}, {"type", "partitioned"}, {"path", dev}, {"size_bytes", 16 << 20}}
+                .dump()));
+  check("POST", "/v1/pools", admin.post("/v1/pools", R"({"name":"q","type":"lvm","path":"/x"})"));
+  check("POST", "/v1/pools", viewer.post("/v1/pools", R"({"name":"q","type":"dir","path":"/x"})"));
+  check("GET", "/v1/pools", admin.get("/v1/pools"));
+  check("GET", "/v1/pools/{id}", admin.get("/v1/pools/p"));
+  check("GET", "/v1/pools/{id}", admin.get("/v1/pools/nope"));
+  check("POST", "/v1/disks",
+        admin.post("/v1/disks", R"({"name":"dk","pool":"p","size_bytes":2097152})"));
+  check("POST", "/v1/disks",
+        admin.post("/v1/disks", R"({"name":"dk","pool":"p","size_bytes":2097152})"));
+  check("GET", "/v1/disks", admin.get("/v1/disks"));
+  check("GET", "/v1/disks/{id}", admin.get("/v1/disks/dk"));
+  check("PATCH", "/v1/disks/{id}", admin.patch("/v1/disks/dk", R"({"size_bytes":3145728})"));
+  check("PATCH", "/v1/disks/{id}", admin.patch("/v1/disks/dk", R"({"size_bytes":1})"));
+  (void)admin.post("/v1/vms", R"({"name":"b","boot":{"kernel":"/k"}})");
+  check("POST", "/v1/vms/{id}/disks", admin.post("/v1/vms/b/disks", R"({"disk":"dk"})"));
+  check("POST", "/v1/vms/{id}/disks", admin.post("/v1/vms/b/disks", R"({"disk":"dk"})"));
+  check("GET", "/v1/vms/{id}", admin.get("/v1/vms/b"));
+  check("DELETE", "/v1/disks/{id}", admin.del("/v1/disks/dk"));
+  check("DELETE", "/v1/vms/{id}/disks/{disk}", admin.del("/v1/vms/b/disks/dk"));
+  check("POST", "/v1/disks/import",
+        admin.post("/v1/disks/import",
+                   nlohmann::json{{"name", "im"}, {"pool", "p"}, {"source_path", dev}}.dump()));
+  check("POST", "/v1/disks/import",
+        admin.post("/v1/disks/import", R"({"name":"im2","pool":"p","source_path":"/nope"})"));
+  check("DELETE", "/v1/disks/{id}", admin.del("/v1/disks/dk"));
+  check("DELETE", "/v1/pools/{id}", admin.del("/v1/pools/p"));
 }
 
 }  // namespace
