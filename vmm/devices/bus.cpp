@@ -78,6 +78,9 @@ std::vector<BusRangeStats> Bus::stats() const {
 
 void Bus::note_unknown(uint64_t addr, bool is_write, size_t size) {
   unknown_.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& [base, length] : quiet_) {
+    if (addr >= base && addr - base < length) return;
+  }
   {
     std::lock_guard lock(logged_mutex_);
     if (logged_.size() >= kMaxLoggedAddresses) return;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -45,6 +46,10 @@ class Bus {
   bool read(uint64_t addr, std::span<uint8_t> data);
   bool write(uint64_t addr, std::span<const uint8_t> data);
 
+  // Unmapped accesses inside [base, base+length) are expected (guests probing empty virtio
+  // slots): still counted as unknown, never logged. Like insert, only before dispatch starts.
+  void set_quiet(uint64_t base, uint64_t length) { quiet_.push_back({base, length}); }
+
   std::vector<BusRangeStats> stats() const;
   uint64_t unknown_accesses() const { return unknown_.load(std::memory_order_relaxed); }
 
@@ -61,7 +66,8 @@ class Bus {
   void note_unknown(uint64_t addr, bool is_write, size_t size);
 
   std::string name_;
-  std::vector<Range> ranges_;  // sorted by base
+  std::vector<Range> ranges_;                         // sorted by base
+  std::vector<std::pair<uint64_t, uint64_t>> quiet_;  // (base, length)
   std::atomic<uint64_t> unknown_{0};
   std::mutex logged_mutex_;
   std::vector<uint64_t> logged_;  // GUARDED_BY(logged_mutex_): addresses already logged, capped

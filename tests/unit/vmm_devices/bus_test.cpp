@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <array>
+#include <sstream>
 
 namespace flotilla::vmm {
 namespace {
@@ -77,6 +81,24 @@ TEST(Bus, UnknownAccessesAreCountedAndReadAsOnes) {
   for (uint64_t port = 0x1000; port < 0x2000; ++port) bus.write(port, buf);
   EXPECT_EQ(bus.unknown_accesses(), 5u + 0x1000);
   EXPECT_EQ(bus.stats()[0].reads, 0u);
+}
+
+TEST(Bus, QuietRangesCountUnknownAccessesWithoutLogging) {
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  Bus bus("mmio");
+  bus.set_quiet(0xfeb00000, 0x3000);
+  std::array<uint8_t, 4> data{};
+  EXPECT_FALSE(bus.read(0xfeb00200, data));  // an empty virtio slot: expected
+  EXPECT_EQ(data[0], 0xff);
+  EXPECT_FALSE(bus.read(0xd0000000, data));  // elsewhere: logged
+  spdlog::default_logger()->flush();
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(bus.unknown_accesses(), 2u);
+  EXPECT_EQ(log.str().find("0xfeb00200"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("0xd0000000"), std::string::npos) << log.str();
 }
 
 }  // namespace
