@@ -1,6 +1,11 @@
 #include "storage/image/iov.h"
 
+#include <sys/uio.h>
+#include <unistd.h>
+#include <climits>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 
@@ -36,6 +41,29 @@ bool iov_aligned(std::span<const iovec> iov, size_t align) {
 
 void iov_zero(std::span<const iovec> iov, size_t skip, size_t len) {
   for (const iovec& v : iov_slice(iov, skip, len)) std::memset(v.iov_base, 0, v.iov_len);
+}
+
+int transfer_full(int fd, uint64_t offset, std::span<const iovec> iov, bool write) {
+  size_t remaining = iov_total(iov);
+  size_t done = 0;
+  while (remaining > 0) {
+    std::vector<iovec> rest = iov_slice(iov, done, remaining);
+    const int count = static_cast<int>(std::min<size_t>(rest.size(), IOV_MAX));
+    const ssize_t n = write ? ::pwritev(fd, rest.data(), count, static_cast<off_t>(offset + done))
+                            : ::preadv(fd, rest.data(), count, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) {
+      if (write) return EIO;
+      iov_zero(iov, done, remaining);
+      return 0;
+    }
+    done += static_cast<size_t>(n);
+    remaining -= static_cast<size_t>(n);
+  }
+  return 0;
 }
 
 }  // namespace flotilla::storage

@@ -24,32 +24,6 @@ ImageErrc errc_for(int err) {
   return err == ENOSPC || err == EDQUOT ? ImageErrc::kNoSpace : ImageErrc::kIo;
 }
 
-// preadv/pwritev until done; a read at end of file zero-fills (a file shortened under us reads
-// as zeroes rather than as stale memory).
-int full_transfer(int fd, uint64_t host_offset, std::vector<iovec> iov, bool write) {
-  size_t remaining = iov_total(iov);
-  size_t done = 0;
-  while (remaining > 0) {
-    std::vector<iovec> rest = iov_slice(iov, done, remaining);
-    const int count = static_cast<int>(std::min<size_t>(rest.size(), IOV_MAX));
-    const ssize_t n =
-        write ? ::pwritev(fd, rest.data(), count, static_cast<off_t>(host_offset + done))
-              : ::preadv(fd, rest.data(), count, static_cast<off_t>(host_offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (n == 0) {
-      if (write) return EIO;
-      iov_zero(iov, done, remaining);
-      return 0;
-    }
-    done += static_cast<size_t>(n);
-    remaining -= static_cast<size_t>(n);
-  }
-  return 0;
-}
-
 }  // namespace
 
 ImageResult<std::unique_ptr<RawImage>> RawImage::open(const OpenOptions& options) {
@@ -142,7 +116,7 @@ ImageResult<void> RawImage::transfer(uint64_t offset, std::span<const iovec> iov
     const bool aligned =
         direct_fd_.valid() && p.host_offset % kDirectAlign == 0 && iov_aligned(part, kDirectAlign);
     const int fd = aligned ? direct_fd_.get() : fd_.get();
-    if (const int err = full_transfer(fd, p.host_offset, std::move(part), write); err != 0) {
+    if (const int err = transfer_full(fd, p.host_offset, part, write); err != 0) {
       return fail(io_error(write ? "write" : "read", err));
     }
   }
@@ -197,7 +171,9 @@ ImageResult<void> RawImage::zero_range(uint64_t host_offset, uint64_t length, bo
   for (uint64_t done = 0; done < length;) {
     const uint64_t take = std::min<uint64_t>(zeroes.size(), length - done);
     iovec v{const_cast<char*>(zeroes.data()), take};
-    if (const int err = full_transfer(fd_.get(), host_offset + done, {v}, true); err != 0) {
+    if (const int err =
+            transfer_full(fd_.get(), host_offset + done, std::span<const iovec>(&v, 1), true);
+        err != 0) {
       return fail(io_error("write", err));
     }
     done += take;

@@ -248,29 +248,6 @@ int pwrite_full(int fd, const void* buffer, size_t length, uint64_t offset) {
   return transfer_full(fd, offset, std::span<const iovec>(&v, 1), true);
 }
 
-int transfer_full(int fd, uint64_t offset, std::span<const iovec> iov, bool write) {
-  size_t remaining = iov_total(iov);
-  size_t done = 0;
-  while (remaining > 0) {
-    std::vector<iovec> rest = iov_slice(iov, done, remaining);
-    const int count = static_cast<int>(std::min<size_t>(rest.size(), IOV_MAX));
-    const ssize_t n = write ? ::pwritev(fd, rest.data(), count, static_cast<off_t>(offset + done))
-                            : ::preadv(fd, rest.data(), count, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (n == 0) {
-      if (write) return EIO;
-      iov_zero(iov, done, remaining);
-      return 0;
-    }
-    done += static_cast<size_t>(n);
-    remaining -= static_cast<size_t>(n);
-  }
-  return 0;
-}
-
 int datasync(int fd) {
   while (::fdatasync(fd) != 0) {
     if (errno != EINTR) return errno;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "storage/image/block_image.h"
+#include "storage/image/iov.h"
 
 namespace flotilla::storage::qcow2 {
 
@@ -114,8 +115,6 @@ ImageError sys_error(const std::string& path, const char* what, int err);
 // file zero-fills). Returns 0 or an errno.
 int pread_full(int fd, void* buffer, size_t length, uint64_t offset);
 int pwrite_full(int fd, const void* buffer, size_t length, uint64_t offset);
-// preadv/pwritev over iovecs, same rules.
-int transfer_full(int fd, uint64_t offset, std::span<const iovec> iov, bool write);
 int datasync(int fd);
 
 }  // namespace flotilla::storage::qcow2
