@@ -55,6 +55,20 @@ ImageResult<void> BlockImage::write(uint64_t offset, std::span<const std::byte> 
   return writev(offset, std::span<const iovec>(&v, 1));
 }
 
+ImageResult<bool> BlockImage::map_direct(uint64_t offset, uint64_t length, bool write,
+                                         std::vector<HostSegment>& /*out*/) {
+  if (write && read_only()) {
+    return fail(ImageError{ImageErrc::kReadOnly, "the disk is read-only", EROFS});
+  }
+  if (offset > size_bytes() || length > size_bytes() - offset) {
+    return fail(ImageError{ImageErrc::kOutOfRange,
+                           "request at " + std::to_string(offset) + " (+" + std::to_string(length) +
+                               ") is past the disk's end",
+                           0});
+  }
+  return false;
+}
+
 ImageResult<ImageFormat> detect_image_format(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {

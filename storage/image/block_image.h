@@ -55,6 +55,17 @@ const char* to_string(ImageFormat format);
 // "raw" / "qcow2"; anything else is kInvalidArgument.
 ImageResult<ImageFormat> parse_image_format(const std::string& text);
 
+// One piece of a range mapped by BlockImage::map_direct: `length` bytes of the request,
+// starting `request_offset` bytes into it, live at `host_offset` of `fd`.
+struct HostSegment {
+  int fd = -1;               // buffered fd of the image's file (owned by the image)
+  int direct_fd = -1;        // O_DIRECT fd of the same file, or -1; usable only when the host
+                             // offset, the length and every buffer are 4 KiB-aligned
+  uint64_t host_offset = 0;  // byte offset in the file
+  uint64_t length = 0;
+  uint64_t request_offset = 0;
+};
+
 class BlockImage {
  public:
   virtual ~BlockImage() = default;
@@ -71,6 +82,22 @@ class BlockImage {
   virtual ImageResult<void> discard(uint64_t offset, uint64_t length) = 0;
   // Reads of the range return zeroes afterwards. may_unmap allows deallocating it.
   virtual ImageResult<void> write_zeroes(uint64_t offset, uint64_t length, bool may_unmap) = 0;
+
+  // Direct-I/O seam, for a caller that moves the data itself (virtio-blk submits it through
+  // io_uring). When a plain pread/pwrite of host ranges is exactly what readv/writev of
+  // [offset, offset + length) would do, appends those ranges to `out` (in request order, one
+  // HostSegment per contiguous host run) and returns true. Returns false (with `out` untouched)
+  // when part of the range needs the image's own code — holes, zero or compressed clusters,
+  // backing files, allocating or copy-on-write writes — or when the metadata is busy and the
+  // answer would have to wait (the caller must not block): the caller then uses readv/writev.
+  // Bounds and permissions are checked exactly as readv/writev check them (kOutOfRange,
+  // kReadOnly); hostile metadata is kCorrupt. The fds belong to the image and stay valid while
+  // it is open; I/O submitted through them must finish before the image is destroyed. A mapped
+  // range stays valid while the image is open (data clusters are never moved or freed), but a
+  // concurrent discard/write-zeroes of the same range races like any two requests do.
+  // The default implementation checks bounds and answers false (no direct path).
+  virtual ImageResult<bool> map_direct(uint64_t offset, uint64_t length, bool write,
+                                       std::vector<HostSegment>& out);
 
   // Convenience single-buffer forms.
   ImageResult<void> read(uint64_t offset, std::span<std::byte> out);

@@ -131,6 +131,20 @@ ImageResult<void> RawImage::writev(uint64_t offset, std::span<const iovec> iov) 
   return transfer(offset, iov, true);
 }
 
+ImageResult<bool> RawImage::map_direct(uint64_t offset, uint64_t length, bool write,
+                                       std::vector<HostSegment>& out) {
+  if (write && read_only_) {
+    return fail(ImageError{ImageErrc::kReadOnly, path_ + ": the disk is read-only", EROFS});
+  }
+  auto pieces = translate(offset, length);
+  if (!pieces) return fail(pieces.error());
+  const int direct = direct_fd_.valid() ? direct_fd_.get() : -1;
+  for (const Piece& p : pieces.value()) {
+    out.push_back(HostSegment{fd_.get(), direct, p.host_offset, p.length, p.request_offset});
+  }
+  return true;
+}
+
 ImageResult<void> RawImage::flush() {
   if (read_only_) return {};
   while (::fdatasync(fd_.get()) != 0) {

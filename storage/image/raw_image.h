@@ -24,6 +24,9 @@ class RawImage final : public BlockImage {
   ImageResult<void> flush() override;
   ImageResult<void> discard(uint64_t offset, uint64_t length) override;
   ImageResult<void> write_zeroes(uint64_t offset, uint64_t length, bool may_unmap) override;
+  // Always maps (raw bytes are where the extents say): one segment per extent touched.
+  ImageResult<bool> map_direct(uint64_t offset, uint64_t length, bool write,
+                               std::vector<HostSegment>& out) override;
 
   bool is_block_device() const { return block_device_; }
   bool direct() const { return direct_fd_.valid(); }

@@ -288,6 +288,35 @@ ImageResult<void> Qcow2Image::writev(uint64_t offset, std::span<const iovec> iov
   return {};
 }
 
+ImageResult<bool> Qcow2Image::map_direct(uint64_t offset, uint64_t length, bool write,
+                                         std::vector<HostSegment>& out) {
+  if (write && read_only_) {
+    return fail(ImageError{ImageErrc::kReadOnly, path_ + ": the disk is read-only", EROFS});
+  }
+  if (offset > header_.size || length > header_.size - offset) {
+    return fail(range_error(offset, length));
+  }
+  std::unique_lock lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;  // a flush or an allocation holds it: the slow path
+  const size_t first = out.size();
+  const int direct = direct_fd_.valid() ? direct_fd_.get() : -1;
+  for (uint64_t done = 0; done < length;) {
+    auto m = map_locked(offset + done, length - done);
+    if (!m) {
+      out.resize(first);
+      return fail(m.error());
+    }
+    if (m->kind != Kind::kData) {
+      out.resize(first);
+      return false;
+    }
+    // map_locked already merged host-contiguous clusters into one mapping.
+    out.push_back(HostSegment{fd_.get(), direct, m->host, m->length, done});
+    done += m->length;
+  }
+  return true;
+}
+
 ImageResult<void> Qcow2Image::flush() {
   if (read_only_) return {};
   {

@@ -55,6 +55,11 @@ class Qcow2Image final : public BlockImage {
   ImageResult<void> flush() override;
   ImageResult<void> discard(uint64_t offset, uint64_t length) override;
   ImageResult<void> write_zeroes(uint64_t offset, uint64_t length, bool may_unmap) override;
+  // Maps ranges made only of plain data clusters (allocated, not zero, not compressed: those
+  // are written in place, so reads and writes alike). Anything else, or mu_ held by someone
+  // else (never waits for it), answers false.
+  ImageResult<bool> map_direct(uint64_t offset, uint64_t length, bool write,
+                               std::vector<HostSegment>& out) override;
 
   // Grows the virtual size (a larger L1 is written and switched to crash-safely).
   ImageResult<void> grow(uint64_t new_size);
