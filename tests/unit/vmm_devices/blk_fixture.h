@@ -78,7 +78,16 @@ struct BlkFixtureOptions {
   uint16_t queue_size = 64;
   unsigned workers = 2;
   std::filesystem::path image;  // empty: <tmp>/disk.raw created with disk_bytes
+  storage::ImageFormat format = storage::ImageFormat::kRaw;
+  std::vector<storage::HostExtent> extents;  // raw only: a partitioned-pool disk
 };
+
+// The data path the device is expected to use: ctest runs vmm_blk_test twice, with
+// FLOTILLA_BLK_IO=uring and =sync (VirtioBlock reads it; kAuto config).
+inline bool expect_io_uring() {
+  const char* env = std::getenv("FLOTILLA_BLK_IO");
+  return env == nullptr || std::string(env) != "sync";
+}
 
 // Guest RAM layout: rings at 0x1000.., request slot i uses descriptors 3i..3i+2, its header
 // at 0x10000 + 32 i, its status byte at 0x18000 + i; data buffers are the caller's.
@@ -96,6 +105,8 @@ class BlkHarness {
     storage::OpenOptions open;
     open.path = image_path.string();
     open.read_only = options.read_only;
+    open.format = options.format;
+    open.extents = options.extents;
     auto img = storage::open_image(open);
     if (!img) {
       ADD_FAILURE() << img.error().message;

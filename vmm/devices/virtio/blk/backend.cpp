@@ -3,9 +3,9 @@
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
-#include <sys/mman.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace flotilla::vmm::virtio {
@@ -36,66 +36,25 @@ uint8_t BlkBackend::failed(const storage::ImageError& error) {
   return VIRTIO_BLK_S_IOERR;
 }
 
-namespace {
-
-// Large reads land in a per-thread bounce buffer backed by transparent huge pages, then are
-// copied to the guest. Guest RAM is a memfd on 4 KiB pages (no shmem THP on our hosts), and an
-// O_DIRECT read of 1 MiB into 4 KiB pages is 256 segments, which virtio/NVMe hosts split into
-// several device requests; a 2 MiB page is one. bench/disk measured 4 KiB-page buffers at about
-// half the throughput of huge-page ones; the copy costs far less than that (measured: 4 workers
-// reading 1 MiB O_DIRECT into a memfd 1.0-1.2 GiB/s, into THP + memcpy 1.5-1.8 GiB/s). Writes
-// showed no gain from the copy, so they go straight from guest RAM.
-constexpr uint64_t kBounceMin = 256 * 1024;
-constexpr uint64_t kBounceMax = 4 << 20;
-constexpr uint64_t kHugePage = 2 << 20;
-
-class BounceBuffer {
- public:
-  ~BounceBuffer() {
-    if (base_ != nullptr) ::munmap(base_, kBounceMax + kHugePage);
-  }
-  // kBounceMax bytes, 2 MiB-aligned, or nullptr when no memory could be mapped.
-  uint8_t* get() {
-    if (base_ == nullptr && !failed_) {
-      void* p = ::mmap(nullptr, kBounceMax + kHugePage, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) {
-        failed_ = true;
-        return nullptr;
-      }
-      base_ = p;
-      const auto addr = reinterpret_cast<uintptr_t>(p);
-      aligned_ = reinterpret_cast<uint8_t*>((addr + kHugePage - 1) & ~(kHugePage - 1));
-      ::madvise(aligned_, kBounceMax, MADV_HUGEPAGE);  // a hint: 4 KiB pages still work
-    }
-    return aligned_;
-  }
-
- private:
-  void* base_ = nullptr;
-  uint8_t* aligned_ = nullptr;
-  bool failed_ = false;
-};
-
-thread_local BounceBuffer t_bounce;
-
-}  // namespace
-
 storage::ImageResult<void> BlkBackend::read_into_guest(const BlkRequest& r) {
-  uint8_t* bounce = r.data_len >= kBounceMin && r.data_len <= kBounceMax ? t_bounce.get() : nullptr;
-  if (bounce == nullptr) return image_->readv(r.offset(), r.data);
-  if (auto ok = image_->read(
-          r.offset(), std::span<std::byte>(reinterpret_cast<std::byte*>(bounce), r.data_len));
-      !ok) {
-    return ok;
+  // Straight into guest RAM. (Reads of 256 KiB-4 MiB used to bounce through a huge-page buffer
+  // while guest RAM was a memfd on 4 KiB pages; GuestMemory now asks for THP: no copy.)
+  return image_->readv(r.offset(), r.data);
+}
+
+uint8_t BlkBackend::finish_transfer(const BlkRequest& r, int err) {
+  const bool write = r.type == VIRTIO_BLK_T_OUT;
+  if (err != 0) {
+    const bool no_space = err == ENOSPC || err == EDQUOT;
+    return failed(
+        storage::ImageError{no_space ? storage::ImageErrc::kNoSpace : storage::ImageErrc::kIo,
+                            name_ + ": " + (write ? "write" : "read") + " at " +
+                                std::to_string(r.offset()) + ": " + std::strerror(err),
+                            err});
   }
-  size_t done = 0;
-  for (const iovec& v : r.data) {
-    // SAFETY: v covers iov_len bytes of guest RAM; the iovecs total data_len bytes.
-    std::memcpy(v.iov_base, bounce + done, v.iov_len);
-    done += v.iov_len;
-  }
-  return {};
+  BlockMetrics::add(write ? metrics_.write_ops : metrics_.read_ops);
+  BlockMetrics::add(write ? metrics_.write_bytes : metrics_.read_bytes, r.data_len);
+  return VIRTIO_BLK_S_OK;
 }
 
 uint8_t BlkBackend::execute(const BlkRequest& r) {

@@ -31,6 +31,11 @@ class BlkBackend {
   // An ENOSPC is an IOERR, counted in no_space_errors and logged once per disk. Thread-safe.
   uint8_t execute(const BlkRequest& request);
 
+  // Completes an IN/OUT request whose data some other path moved (io_uring): err 0 counts it
+  // and returns VIRTIO_BLK_S_OK; an errno is handled like a failed readv/writev (IOERR,
+  // ENOSPC/EDQUOT counted as no-space). Thread-safe.
+  uint8_t finish_transfer(const BlkRequest& request, int err);
+
   storage::BlockImage& image() { return *image_; }
   const storage::BlockImage& image() const { return *image_; }
   const std::string& name() const { return name_; }

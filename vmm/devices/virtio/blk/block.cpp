@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace flotilla::vmm::virtio {
 namespace {
@@ -35,6 +37,41 @@ Result<std::shared_ptr<VirtioBlock>, VirtioError> VirtioBlock::create(
                                     block->config_.max_workers, qs);
   if (!pool) return fail(pool.error());
   block->pool_ = std::move(*pool);
+  BlkIoMode mode = block->config_.io_mode;
+  if (mode == BlkIoMode::kAuto) {
+    const char* env = std::getenv("FLOTILLA_BLK_IO");
+    const std::string want = env != nullptr ? env : "";
+    if (want == "sync") mode = BlkIoMode::kSync;
+    if (want == "uring") mode = BlkIoMode::kUring;
+  }
+  if (mode != BlkIoMode::kSync) {
+    VirtioBlock* self = block.get();
+    // SQ: one SQE per request in the common case; room for a few multi-segment ones.
+    auto uring = BlkUring::create(
+        block->config_.name, 2u * qs, block->backend_,
+        [self](std::vector<BlkUring::Done>& batch) { self->complete_batch(batch); },
+        [self](BlkRequest&& request, uint32_t written) {
+          const uint16_t head = request.head;
+          uint8_t* const status = request.status;
+          if (!self->run_on_pool(std::move(request), written)) {
+            BlockMetrics::add(self->metrics_.errors);
+            // SAFETY: the status byte lies in guest RAM (see run_on_pool's job).
+            *status = VIRTIO_BLK_S_IOERR;
+            self->complete_from_worker(head, 1);
+          }
+        });
+    if (uring) {
+      block->uring_ = std::move(*uring);
+    } else if (mode == BlkIoMode::kUring) {
+      return fail(uring.error());
+    } else {
+      static std::once_flag logged;
+      std::call_once(logged, [&] {
+        spdlog::warn("virtio-blk: {}; disks use the synchronous worker pool",
+                     uring.error().message);
+      });
+    }
+  }
   return block;
 }
 
@@ -59,6 +96,8 @@ VirtioBlock::VirtioBlock(VirtioBlockConfig config, std::unique_ptr<storage::Bloc
 }
 
 VirtioBlock::~VirtioBlock() {
+  // The reaper may still hand short transfers to the pool: stop it first.
+  if (uring_) uring_->stop();
   if (pool_) pool_->stop();
 }
 
@@ -111,7 +150,9 @@ Result<void, VirtioError> VirtioBlock::activate(const GuestMemoryView& memory,
 void VirtioBlock::reset() {
   kick_target_.store(nullptr, std::memory_order_release);
   // Chains the driver is about to forget: not started → dropped; running → waited for (their
-  // buffers stay valid guest RAM; the driver does not look at them after a reset).
+  // buffers stay valid guest RAM; the driver does not look at them after a reset). io_uring
+  // first: its reaper may still hand a short transfer to the pool.
+  if (uring_) uring_->wait_idle();
   pool_->discard_queued();
   pool_->wait_idle();
   {
@@ -129,6 +170,7 @@ void VirtioBlock::reset() {
 bool VirtioBlock::process_queue(uint16_t index) {
   if (index != 0 || queue_ == nullptr) return true;
   bool used = drain_completions();
+  used |= reap_uring();
   bool healthy = true;
   do {
     // in_flight_ never exceeds the ring (each chain holds a descriptor until used), so the
@@ -153,8 +195,10 @@ bool VirtioBlock::process_queue(uint16_t index) {
       if (!popped->has_value()) break;
       used |= handle(std::move(**popped));
     }
+    if (uring_) uring_->submit();  // one io_uring_enter for the whole batch
   } while (healthy && in_flight_ < queue_->size() && queue_->enable_notification());
   used |= drain_completions();  // whatever finished meanwhile shares the interrupt
+  used |= reap_uring();
   if (used && queue_->needs_notification()) interrupt_->signal_used_queue(0);
   return healthy;
 }
@@ -180,16 +224,13 @@ bool VirtioBlock::handle(DescriptorChain&& chain) {
     *r.status = backend_.execute(r);
     return queue_->add_used(r.head, written + 1);
   }
+  if (uring_ && uring_->try_queue(r, written)) {
+    ++in_flight_;
+    return false;
+  }
   const uint16_t head = r.head;
   uint8_t* const status_byte = r.status;
-  auto job = [this, req = std::move(r), written]() {
-    const uint8_t status = backend_.execute(req);
-    // SAFETY: the status byte lies in guest RAM; the driver reads it only after the chain is
-    // returned in the used ring (ordered by completion_mutex_ and the used-index release).
-    *req.status = status;
-    complete_from_worker(req.head, status == VIRTIO_BLK_S_OK ? written + 1 : 1);
-  };
-  if (!pool_->submit(std::move(job))) {
+  if (!run_on_pool(std::move(r), written)) {
     // Cannot happen while in_flight_ < queue size; fail the request rather than block.
     BlockMetrics::add(metrics_.errors);
     metrics_.set_last_error(config_.name + ": worker queue full");
@@ -198,6 +239,31 @@ bool VirtioBlock::handle(DescriptorChain&& chain) {
   }
   ++in_flight_;
   return false;
+}
+
+bool VirtioBlock::run_on_pool(BlkRequest&& r, uint32_t written) {
+  auto job = [this, req = std::move(r), written]() {
+    const uint8_t status = backend_.execute(req);
+    // SAFETY: the status byte lies in guest RAM; the driver reads it only after the chain is
+    // returned in the used ring (ordered by completion_mutex_ and the used-index release).
+    *req.status = status;
+    complete_from_worker(req.head, status == VIRTIO_BLK_S_OK ? written + 1 : 1);
+  };
+  return pool_->submit(std::move(job));
+}
+
+void VirtioBlock::complete_batch(std::vector<BlkUring::Done>& batch) {
+  bool first = false;
+  {
+    std::lock_guard lock(completion_mutex_);
+    first = completions_.empty();
+    for (const BlkUring::Done& d : batch) completions_.push_back(Completion{d.head, d.used_len});
+  }
+  if (first) {
+    if (VirtioInterrupt* target = kick_target_.load(std::memory_order_acquire)) {
+      target->kick_queue(0);
+    }
+  }
 }
 
 void VirtioBlock::complete_from_worker(uint16_t head, uint32_t used_len) {
@@ -213,6 +279,18 @@ void VirtioBlock::complete_from_worker(uint16_t head, uint32_t used_len) {
       target->kick_queue(0);
     }
   }
+}
+
+bool VirtioBlock::reap_uring() {
+  if (!uring_) return false;
+  reaped_.clear();
+  uring_->reap_ready(reaped_);
+  bool used = false;
+  for (const BlkUring::Done& d : reaped_) {
+    used |= queue_->add_used(d.head, d.used_len);
+    if (in_flight_ > 0) --in_flight_;
+  }
+  return used;
 }
 
 bool VirtioBlock::drain_completions() {

@@ -32,9 +32,16 @@
 #include "vmm/devices/virtio/blk/metrics.h"
 #include "vmm/devices/virtio/blk/request.h"
 #include "vmm/devices/virtio/blk/state.h"
+#include "vmm/devices/virtio/blk/uring.h"
 #include "vmm/virtio/device.h"
 
 namespace flotilla::vmm::virtio {
+
+// How IN/OUT data moves: io_uring from the device thread (uring.h) with the worker pool for
+// everything else, or the worker pool alone. kAuto: io_uring when the kernel allows it, else the
+// pool (logged once); the environment variable FLOTILLA_BLK_IO=uring|sync overrides kAuto
+// (benchmarks and tests compare the two). kUring: create() fails without io_uring.
+enum class BlkIoMode { kAuto, kUring, kSync };
 
 struct VirtioBlockConfig {
   std::string name = "blk0";  // log lines; worker threads are "<name>w<i>"
@@ -44,6 +51,7 @@ struct VirtioBlockConfig {
   // in flight than there are idle threads, up to max_workers (host-side queue depth).
   unsigned min_workers = 2;
   unsigned max_workers = 32;
+  BlkIoMode io_mode = BlkIoMode::kAuto;
 };
 
 class VirtioBlock : public VirtioDevice {
@@ -75,6 +83,10 @@ class VirtioBlock : public VirtioDevice {
   const std::string& serial() const { return config_.serial; }
   // Requests handed to the workers and not yet returned to the driver (device thread).
   uint32_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  // True when IN/OUT requests go through io_uring (the mode create() settled on).
+  bool uses_io_uring() const { return uring_ != nullptr; }
+  // IN/OUT requests submitted through io_uring so far (tests: proves which path ran).
+  uint64_t uring_requests() const { return uring_ ? uring_->queued_total() : 0; }
   VirtioBlockState state() const;
   // false when the state belongs to a disk of another size.
   bool restore(const VirtioBlockState& state);
@@ -88,13 +100,20 @@ class VirtioBlock : public VirtioDevice {
   // Validates one chain and completes it now (refused, GET_ID) or hands it to the workers.
   // Returns true when something was added to the used ring.
   bool handle(DescriptorChain&& chain);
+  // Hands a request to the worker pool; false when its FIFO is full (cannot happen while
+  // in_flight_ < queue size). Any thread.
+  bool run_on_pool(BlkRequest&& request, uint32_t written);
   void complete_from_worker(uint16_t head, uint32_t used_len);
+  void complete_batch(std::vector<BlkUring::Done>& batch);  // reaper thread
   bool drain_completions();  // device thread: completions → used ring
+  bool reap_uring();         // device thread: CQEs already there → used ring (no kick)
 
   VirtioBlockConfig config_;
   BlockMetrics metrics_;
   BlkBackend backend_;
   std::unique_ptr<BlkWorkerPool> pool_;
+  std::unique_ptr<BlkUring> uring_;     // null: worker pool only; stopped before pool_
+  std::vector<BlkUring::Done> reaped_;  // device thread: scratch for reap_uring
   uint64_t features_ = 0;
   BlkLimits limits_;  // negotiated view (discard/write_zeroes follow the acked features)
   uint64_t acked_features_ = 0;
