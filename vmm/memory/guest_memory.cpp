@@ -7,11 +7,42 @@
 
 namespace flotilla::vmm {
 
-VmmResult<GuestMemory> GuestMemory::create(uint64_t ram_bytes) {
+namespace {
+
+constexpr uint64_t kHugePage = 2ull << 20;
+
+// ram_bytes of private anonymous memory starting on a 2 MiB boundary (so every huge page of
+// guest-physical RAM can be a host huge page), with THP asked for.
+void* map_anonymous(uint64_t ram_bytes) {
+  const uint64_t span = ram_bytes + kHugePage;
+  void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return MAP_FAILED;
+  const auto start = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
+  // SAFETY: both trimmed pieces lie inside the mapping made above (page-aligned lengths).
+  if (aligned > start) ::munmap(p, aligned - start);
+  const uintptr_t end = aligned + ram_bytes;
+  if (start + span > end) ::munmap(reinterpret_cast<void*>(end), start + span - end);
+  void* base = reinterpret_cast<void*>(aligned);
+  // A hint: without THP (`never`) the memory is simply 4 KiB pages.
+  (void)::madvise(base, ram_bytes, MADV_HUGEPAGE);
+  return base;
+}
+
+}  // namespace
+
+VmmResult<GuestMemory> GuestMemory::create(uint64_t ram_bytes, RamBacking backing) {
   auto layout = compute_layout(ram_bytes);
   if (!layout) return fail(layout.error());
   GuestMemory mem;
   mem.layout_ = std::move(*layout);
+  if (backing == RamBacking::kAnonymous) {
+    void* p = map_anonymous(ram_bytes);
+    if (p == MAP_FAILED) return vmm_errno(VmmErrc::kMemory, "mmap guest memory");
+    mem.base_ = static_cast<uint8_t*>(p);
+    return mem;
+  }
   mem.memfd_.reset(::memfd_create("flotilla-guest-ram", MFD_CLOEXEC));
   if (!mem.memfd_) return vmm_errno(VmmErrc::kMemory, "memfd_create");
   if (::ftruncate(mem.memfd_.get(), static_cast<off_t>(ram_bytes)) < 0) {
