@@ -109,9 +109,9 @@ def qemu_argv(a, image, fmt):
             "-device", "virtio-blk-device,drive=d0,serial=bench"]
 
 
-def ours_argv(a, image, fmt):
+def ours_argv(a, image, fmt, vmm=None):
     disk = image + ("" if fmt == "raw" else ",format=" + fmt) + ",serial=bench,direct"
-    return [a.vmm, "--kernel", a.probe, "--memory-mib", str(a.memory_mib), "--disk", disk]
+    return [vmm or a.vmm, "--kernel", a.probe, "--memory-mib", str(a.memory_mib), "--disk", disk]
 
 
 def ours_support(a):
@@ -162,7 +162,11 @@ def value(row, v):
 def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default=os.path.join(root, "build"))
+    ap.add_argument("--build", "--build-dir", dest="build", default=os.path.join(root, "build"),
+                    help="build tree with vmm/flotilla-vmm, guest/probe/probe.elf, host_io")
+    ap.add_argument("--baseline", default="",
+                    help="another flotilla-vmm binary (e.g. an older build) run beside ours in "
+                         "every round: a 'base' column and ours/base")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seq-mib", type=int, default=256, help="MiB per seq row")
     ap.add_argument("--rand-mib", type=int, default=32, help="MiB per rand row (x256 requests)")
@@ -170,11 +174,13 @@ def main():
     ap.add_argument("--memory-mib", type=int, default=128)
     ap.add_argument("--formats", default="raw,qcow2")
     ap.add_argument("--qemu-aio", default="io_uring", help="io_uring | native | threads")
-    ap.add_argument("--dir", default=os.path.join(root, "build", "bench-disk"),
+    ap.add_argument("--dir", default=None,
                     help="where the images go (the file system under test)")
     ap.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     a = ap.parse_args()
     a.formats = a.formats.split(",")
+    if a.dir is None:
+        a.dir = os.path.join(a.build, "bench-disk")
     a.vmm = os.path.join(a.build, "vmm/flotilla-vmm")
     a.probe = os.path.join(a.build, "guest/probe/probe.elf")
     a.host_io = os.path.join(a.build, "bench/disk/host_io")
@@ -184,7 +190,7 @@ def main():
     fs_type = subprocess.run(["stat", "-f", "-c", "%T", a.dir], capture_output=True,
                              text=True).stdout.strip()
     ours_na = ours_support(a)
-    who = ["host", "ours", "qemu"]
+    who = ["host", "ours", "qemu"] + (["base"] if a.baseline else [])
     samples = {(f, r, w): [] for f in a.formats for r in ROWS for w in who}
     notes = {}
     cmds = bench_commands(a)
@@ -194,16 +200,21 @@ def main():
             images = make_images(a, work)
             for f in a.formats:
                 order = ["qemu", "ours"] if i % 2 == 0 else ["ours", "qemu"]
+                if a.baseline:
+                    order.insert(1, "base")
                 for w in order:
-                    if w == "ours" and ours_na:
+                    if w in ("ours", "base") and ours_na:
                         continue
                     if (f, w) in notes:
                         continue
-                    argv = (ours_argv if w == "ours" else qemu_argv)(a, images[f], f)
+                    if w == "base":
+                        argv = ours_argv(a, images[f], f, a.baseline)
+                    else:
+                        argv = (ours_argv if w == "ours" else qemu_argv)(a, images[f], f)
                     try:
                         res = run_guest(argv, cmds)
                     except GuestError as e:
-                        if w == "ours":  # e.g. qcow2 not supported yet: say so, keep going
+                        if w in ("ours", "base"):  # e.g. qcow2 not supported: say so, go on
                             notes[(f, w)] = "n/a (%s)" % str(e).splitlines()[0][:60]
                             print("  %s %s: %s" % (w, f, e), flush=True)
                             continue
@@ -219,7 +230,7 @@ def main():
     def med(f, r, w):
         s = samples[(f, r, w)]
         if not s:
-            return notes.get((f, w), ours_na if w == "ours" else "n/a")
+            return notes.get((f, w), ours_na if w in ("ours", "base") else "n/a")
         return (statistics.median(x[0] for x in s), statistics.median(x[1] for x in s))
 
     def ratio(x, y, r):
@@ -233,15 +244,21 @@ def main():
              (a.runs, a.seq_mib, a.rand_mib, a.image_mib, a.dir, fs_type, a.qemu_aio))
     header = ("| image | row | host O_DIRECT | flotilla-vmm | QEMU microvm | ours/host | "
               "ours/QEMU | QEMU/host |")
-    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    if a.baseline:
+        header += " baseline | ours/baseline |"
+    lines = [header, "|---|---|---|---|---|---|---|---|" + ("---|---|" if a.baseline else "")]
     names = {"seq": "%s 1 MiB", "rand": "%s 4 KiB"}
     for f in a.formats:
         for r in ROWS:
-            h, o, q = (med(f, r, w) for w in who)
+            h, o, q = (med(f, r, w) for w in who[:3])
             rowname = names[r[0]] % ("%s-%s" % r)
-            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            line = "| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 f, rowname, fmt_cell(r, h), fmt_cell(r, o), fmt_cell(r, q), ratio(o, h, r),
-                ratio(o, q, r), ratio(q, h, r)))
+                ratio(o, q, r), ratio(q, h, r))
+            if a.baseline:
+                b = med(f, r, "base")
+                line += " %s | %s |" % (fmt_cell(r, b), ratio(o, b, r))
+            lines.append(line)
     print()
     print(title)
     print("\n".join(lines))
