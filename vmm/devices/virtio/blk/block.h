@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -107,13 +108,17 @@ class VirtioBlock : public VirtioDevice {
   void complete_batch(std::vector<BlkUring::Done>& batch);  // reaper thread
   bool drain_completions();  // device thread: completions → used ring
   bool reap_uring();         // device thread: CQEs already there → used ring (no kick)
+  // Device thread, end of process_queue: true when there is work again within poll_window_.
+  bool poll_for_work(std::chrono::steady_clock::time_point start);
+  static constexpr std::chrono::microseconds kMaxPollPerCall{500};
 
   VirtioBlockConfig config_;
   BlockMetrics metrics_;
   BlkBackend backend_;
   std::unique_ptr<BlkWorkerPool> pool_;
-  std::unique_ptr<BlkUring> uring_;     // null: worker pool only; stopped before pool_
-  std::vector<BlkUring::Done> reaped_;  // device thread: scratch for reap_uring
+  std::unique_ptr<BlkUring> uring_;           // null: worker pool only; stopped before pool_
+  std::vector<BlkUring::Done> reaped_;        // device thread: scratch for reap_uring
+  std::chrono::microseconds poll_window_{0};  // FLOTILLA_BLK_POLL_US
   uint64_t features_ = 0;
   BlkLimits limits_;  // negotiated view (discard/write_zeroes follow the acked features)
   uint64_t acked_features_ = 0;

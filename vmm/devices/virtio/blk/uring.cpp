@@ -149,13 +149,15 @@ void BlkUring::run() {
       return;
     }
     std::unique_lock lock(cq_mutex_);
-    reap_locked(batch);
+    const unsigned reaped = reap_locked(batch);
     const bool stopping = stop_seen_;
     lock.unlock();
     if (!batch.empty()) {
       on_done_(batch);
       batch.clear();
     }
+    // Only now: wait_idle (a reset) must not return while a batch is on its way to on_done.
+    release_ops(reaped);
     if (stopping) return;
   }
 }
@@ -164,10 +166,19 @@ void BlkUring::reap_ready(std::vector<Done>& batch) {
   if (ops_.load(std::memory_order_acquire) == 0) return;
   std::unique_lock lock(cq_mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return;  // the reaper is at it
-  reap_locked(batch);
+  // The caller (device thread, transport mutex held) returns the batch before a reset can
+  // run, so the operations can be released at once.
+  release_ops(reap_locked(batch));
 }
 
-void BlkUring::reap_locked(std::vector<Done>& batch) {
+void BlkUring::release_ops(unsigned count) {
+  if (count > 0 && ops_.fetch_sub(count, std::memory_order_acq_rel) == count) {
+    std::lock_guard idle(idle_mutex_);
+    idle_cv_.notify_all();
+  }
+}
+
+unsigned BlkUring::reap_locked(std::vector<Done>& batch) {
   io_uring* ring = ring_.get();
   io_uring_cqe* cqe = nullptr;
   unsigned head = 0;
@@ -196,10 +207,7 @@ void BlkUring::reap_locked(std::vector<Done>& batch) {
     if (--op->pending == 0) finish(std::unique_ptr<Op>(op), batch);
   }
   if (seen > 0) io_uring_cq_advance(ring, seen);
-  if (reaped_ops > 0 && ops_.fetch_sub(reaped_ops, std::memory_order_acq_rel) == reaped_ops) {
-    std::lock_guard idle(idle_mutex_);
-    idle_cv_.notify_all();
-  }
+  return reaped_ops;
 }
 
 void BlkUring::finish(std::unique_ptr<Op> op, std::vector<Done>& batch) {

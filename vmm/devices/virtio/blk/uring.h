@@ -87,6 +87,8 @@ class BlkUring {
   // counted) and appends them to `batch` for the caller to return to the guest itself — no
   // reaper wake-up and no kick for them. Never blocks: if the reaper is reaping, it does nothing.
   void reap_ready(std::vector<Done>& batch);
+  // Any thread: CQEs are waiting to be reaped.
+  bool ready() { return io_uring_cq_ready(ring_.get()) > 0; }
   // Blocks until nothing is in flight (reset).
   void wait_idle();
   // Waits for what is in flight, stops and joins the reaper. Idempotent.
@@ -114,7 +116,10 @@ class BlkUring {
         on_done_(std::move(on_done)),
         fallback_(std::move(fallback)) {}
   void run();
-  void reap_locked(std::vector<Done>& batch);  // cq_mutex_ held
+  // cq_mutex_ held: finishes the ready CQEs into batch; returns how many operations it reaped
+  // (still counted in ops_ until release_ops).
+  unsigned reap_locked(std::vector<Done>& batch);
+  void release_ops(unsigned count);
   void finish(std::unique_ptr<Op> op, std::vector<Done>& batch);
 
   const std::string name_;
