@@ -165,6 +165,7 @@ std::unique_ptr<Api> Api::create(ApiDeps deps) {
   routes::add_console_routes(impl->table);
   routes::add_pool_routes(impl->table);
   routes::add_disk_routes(impl->table);
+  routes::add_network_routes(impl->table);
   for (const auto& r : impl->table) impl->infos.push_back(r.info);
   return std::unique_ptr<Api>(new Api(std::move(impl)));
 }

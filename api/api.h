@@ -23,6 +23,10 @@ class PoolManager;
 }
 }  // namespace flotilla::storage
 
+namespace flotilla::network {
+class NetworkManager;
+}  // namespace flotilla::network
+
 namespace flotilla::api {
 
 // KVM facts for /v1/host, as the host probe reports them.
@@ -70,6 +74,8 @@ struct ApiDeps {
   VmControl* vms = nullptr;  // not owned; null: lifecycle, console and stats routes answer 503
   // Disk pools (not owned); null: pool and disk changes answer 503.
   storage::pools::PoolManager* pools = nullptr;
+  // Networks and NIC leases (not owned); null: network changes and VMs with NICs answer 503.
+  network::NetworkManager* networks = nullptr;
   // Queues an asynchronous operation (the daemon's OperationRunner); null: imports answer 503.
   // work(progress) returns "" on success or the error text.
   using OperationWork = std::function<std::string(const std::function<void(int)>& progress)>;

@@ -86,6 +86,24 @@ struct DiskAttachRequest {
 };
 ApiResult<DiskAttachRequest> parse_disk_attach(std::string_view body);
 
+// Networks and NICs (team/NETWORK.md). Limits are per second, 0 = unlimited, at most
+// kMaxNicRate.
+inline constexpr uint64_t kMaxNicRate = 1ULL << 50;
+struct NetworkCreateRequest {
+  std::string name;
+  std::string cidr;    // syntax checked by the network manager (422 naming "cidr")
+  std::string bridge;  // "" = flb-<id>
+  storage::NetworkMode mode = storage::NetworkMode::isolated;
+  std::string uplink_interface;
+};
+ApiResult<NetworkCreateRequest> parse_network_create(std::string_view body);
+// POST /v1/vms/{id}/nics: one NIC as in the VM body ({"network","mac","ip","limits"}).
+ApiResult<storage::NicAttachment> parse_nic_attach(std::string_view body);
+// PATCH /v1/vms/{id}/nics/{index}: {"limits":{"rx":{..},"tx":{..}}}; a direction or a field left
+// out keeps its current value.
+ApiResult<storage::NicLimits> parse_nic_patch(const storage::NicLimits& current,
+                                              std::string_view body);
+
 // The If-Match header of PATCH: "\"<generation>\"" or a bare number; nullopt if absent.
 ApiResult<std::optional<uint64_t>> parse_if_match(std::string_view header_value);
 

@@ -41,6 +41,10 @@ class VmControl {
   virtual ApiResult<nlohmann::json> stats(const storage::VmRecord& vm) = 0;
   // The running monitor's control socket (for the console WebSocket), 409 when not running.
   virtual ApiResult<std::string> control_socket(const storage::VmRecord& vm) = 0;
+  // Applies NIC `index`'s limits to the running monitor (the store already has them); a VM
+  // that is not running has nothing to change and succeeds.
+  virtual ApiResult<void> apply_nic_limits(const storage::VmRecord& vm, size_t index,
+                                           const storage::NicLimits& limits) = 0;
   // Prometheus text (HELP/TYPE + samples) for every running VM's monitor counters.
   virtual std::string metrics_text() = 0;
 };

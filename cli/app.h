@@ -41,6 +41,11 @@ enum class Command {
   kDiskImport,  // an operation, waited for like a lifecycle action (progress bar on a TTY)
   kVmDiskAttach,
   kVmDiskDetach,
+  kNetworkCreate,
+  kNetworkList,
+  kNetworkShow,
+  kNetworkDelete,
+  kVmNic,  // nic attach, detach, limits: the VM comes back
 };
 
 struct Invocation {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/app.h"
+#include "cli/network_args.h"
 #include "cli/requests.h"
 #include "cli/storage_args.h"
 
@@ -152,7 +153,7 @@ Result<HttpRequest, UsageError> create_request(const Subcommands& s, const Value
 
 // Maps the parsed subcommand to its request.
 Result<Invocation, UsageError> build(const Subcommands& s, const StorageCommands& storage,
-                                     Values& v, std::istream& in) {
+                                     const NetworkCommands& networks, Values& v, std::istream& in) {
   Invocation inv;
   inv.json = v.json;
   inv.subject = v.subject;
@@ -162,6 +163,9 @@ Result<Invocation, UsageError> build(const Subcommands& s, const StorageCommands
   auto stored = build_storage(storage, inv);
   if (!stored) return fail(stored.error());
   if (*stored) return inv;
+  auto networked = build_network(networks, inv);
+  if (!networked) return fail(networked.error());
+  if (*networked) return inv;
   inv.subject = v.subject;
   if (s.vm_list->parsed()) {
     inv.command = Command::kVmList, inv.request = vm_list_request();
@@ -226,13 +230,14 @@ Result<Invocation, int> parse_args(int argc, const char* const* argv, std::istre
   add_global_options(app, values);
   Subcommands subcommands = add_commands(app, values);
   StorageCommandsPtr storage = add_storage_commands(app, *app.get_subcommand("vm"));
+  NetworkCommandsPtr networks = add_network_commands(app, *app.get_subcommand("vm"));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e, out, err);
     return fail(code == 0 ? kExitOk : kExitUsage);
   }
-  auto inv = build(subcommands, *storage, values, in);
+  auto inv = build(subcommands, *storage, *networks, values, in);
   if (!inv) {
     err << "error: usage: " << inv.error().message << "\n";
     return fail(kExitUsage);

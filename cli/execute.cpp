@@ -81,7 +81,15 @@ std::string render(const Invocation& inv, const json& body) {
       return render_operation(body);
     case Command::kVmDiskAttach:
     case Command::kVmDiskDetach:
+    case Command::kVmNic:
       return render_vm(body);
+    case Command::kNetworkCreate:
+    case Command::kNetworkShow:
+      return render_network(body);
+    case Command::kNetworkList:
+      return render_network_list(body);
+    case Command::kNetworkDelete:
+      return "deleted network " + inv.subject + "\n";
   }
   return {};
 }
@@ -181,7 +189,8 @@ int execute_console(const Invocation& inv, const ResolvedConnection& resolved, s
 
 bool has_body(Command command) {
   return command != Command::kVmDelete && command != Command::kTokenRevoke &&
-         command != Command::kPoolDelete && command != Command::kDiskDelete;
+         command != Command::kPoolDelete && command != Command::kDiskDelete &&
+         command != Command::kNetworkDelete;
 }
 
 bool is_operation(Command command) {

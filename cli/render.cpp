@@ -62,6 +62,8 @@ std::string nics(const json& list) {
     out += text(n, "network");
     const json& mac = field(n, "mac");
     if (mac.is_string() && !mac.get_ref<const std::string&>().empty()) out += " " + text(mac);
+    const json& ip = field(n, "ip");
+    if (ip.is_string() && !ip.get_ref<const std::string&>().empty()) out += " " + text(ip);
   }
   return out;
 }

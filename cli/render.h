@@ -19,6 +19,8 @@ std::string render_pool_list(const nlohmann::json& list);  // {"items":[pool...]
 std::string render_pool(const nlohmann::json& pool);
 std::string render_disk_list(const nlohmann::json& list);  // {"items":[disk...]}
 std::string render_disk(const nlohmann::json& disk);
+std::string render_network_list(const nlohmann::json& list);  // {"items":[network...]}
+std::string render_network(const nlohmann::json& network);
 // Any JSON object as "path: value" lines, nested keys joined with '.' and array items as
 // [i] ("exits.io:  12", "vcpus[0]:  running"): for /v1/vms/{id}/stats, whose fields grow.
 std::string render_flat(const nlohmann::json& value);

@@ -1,4 +1,4 @@
-// Pools and disks as tables and key/value blocks.
+// Pools, disks and networks as tables and key/value blocks.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -98,6 +98,28 @@ std::string render_disk(const json& d) {
        {"extents", extents(d.is_object() ? d.value("extents", json()) : json())},
        {"created_at", str(d, "created_at")},
        {"updated_at", str(d, "updated_at")}});
+}
+
+std::string render_network_list(const json& list) {
+  Table t({"NAME", "CIDR", "HOST ADDRESS", "BRIDGE", "MODE", "NICS", "ID"});
+  for (const auto& n : items(list)) {
+    t.add_row({str(n, "name"), str(n, "cidr"), str(n, "host_address"), str(n, "bridge"),
+               str(n, "mode"), str(n, "nic_count"), str(n, "id")});
+  }
+  return t.render();
+}
+
+std::string render_network(const json& n) {
+  return render_key_values({{"id", str(n, "id")},
+                            {"name", str(n, "name")},
+                            {"cidr", str(n, "cidr")},
+                            {"host_address", str(n, "host_address")},
+                            {"bridge", str(n, "bridge")},
+                            {"bridge_adopted", str(n, "bridge_adopted")},
+                            {"mode", str(n, "mode")},
+                            {"uplink_interface", str(n, "uplink_interface")},
+                            {"nics", str(n, "nic_count")},
+                            {"created_at", str(n, "created_at")}});
 }
 
 }  // namespace flotilla::cli

@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
+#include <set>
 
 #include "api/api.h"
 #include "api/server.h"
@@ -16,6 +17,7 @@
 #include "daemon/state_files.h"
 #include "daemon/supervisor.h"
 #include "daemon/systemd_notify.h"
+#include "network/networks.h"
 #include "storage/pools/pools.h"
 #include "storage/state_store.h"
 
@@ -125,6 +127,22 @@ SupervisorOptions supervisor_options(const DaemonConfig& cfg, const std::string&
   return o;
 }
 
+// After recover(): bridges a host reboot dropped come back, and TAPs of VMs no monitor holds
+// (their guest ended while flotillad was down) go.
+void restore_networks(storage::StateStore& store, network::NetworkManager& networks) {
+  std::set<std::string> running;
+  if (auto vms = store.list_vms(); vms) {
+    for (const auto& vm : *vms) {
+      if (vm.actual != storage::VmState::stopped && vm.actual != storage::VmState::crashed) {
+        running.insert(vm.id);
+      }
+    }
+  }
+  for (const auto& tap : networks.restore(running)) {
+    spdlog::warn("removed {}: a TAP whose guest ended while flotillad was down", tap);
+  }
+}
+
 int fatal(const std::string& what) {
   spdlog::critical("{}", what);
   return 1;
@@ -157,13 +175,19 @@ int run_daemon(const ConfigOverrides& overrides) {
   for (const auto& path : pools.remove_orphans()) {
     spdlog::warn("removed {}: an image file no disk record names (an interrupted import)", path);
   }
+  auto networks = network::NetworkManager::create(**store);
+  if (!networks) return fatal("networks: " + networks.error().message);
   OperationRunner operations(**store);
   const std::string id = *host_id;
-  auto supervisor = Supervisor::create(**store, operations, supervisor_options(cfg, id));
+  SupervisorOptions sup_options = supervisor_options(cfg, id);
+  sup_options.networks = networks->get();
+  auto supervisor = Supervisor::create(**store, operations, std::move(sup_options));
   if (!supervisor) return fatal(supervisor.error().message);
   (*supervisor)->recover();
+  restore_networks(**store, **networks);
   api::ApiDeps deps{store->get(), [id] { return collect_host_info(id); }, {}, supervisor->get()};
   deps.pools = &pools;
+  deps.networks = networks->get();
   deps.submit_operation = [&operations](const std::string& kind, const std::string& target,
                                         api::ApiDeps::OperationWork work) {
     return operations.submit(

@@ -17,6 +17,10 @@
 #include "daemon/operations.h"
 #include "storage/state_store.h"
 
+namespace flotilla::network {
+class NetworkManager;
+}  // namespace flotilla::network
+
 namespace flotilla::daemon {
 
 struct SupervisorOptions {
@@ -31,6 +35,9 @@ struct SupervisorOptions {
   int restart_backoff_max_ms = 60000;
   int stable_after_ms = 60000;       // a guest up this long resets the back-off
   bool monitor_exit_records = true;  // pass exit_file to the monitor (vmm/README.md)
+  // Bridges and TAPs for VMs with NICs (not owned; outlives the supervisor). Null: a VM with
+  // NICs cannot start (422).
+  network::NetworkManager* networks = nullptr;
 };
 
 class Supervisor : public api::VmControl {

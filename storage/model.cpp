@@ -37,6 +37,10 @@ constexpr NameTable<PoolType, 2> kPoolTypeNames{{
     {PoolType::dir, "dir"},
     {PoolType::partitioned, "partitioned"},
 }};
+constexpr NameTable<NetworkMode, 2> kNetworkModeNames{{
+    {NetworkMode::isolated, "isolated"},
+    {NetworkMode::uplink, "uplink"},
+}};
 
 template <class E, size_t N>
 std::string_view name_of(const NameTable<E, N>& table, E value) {
@@ -68,6 +72,13 @@ std::string_view to_string(PoolType t) {
 }
 std::optional<PoolType> pool_type_from_string(std::string_view s) {
   return value_of(kPoolTypeNames, s);
+}
+
+std::string_view to_string(NetworkMode m) {
+  return name_of(kNetworkModeNames, m);
+}
+std::optional<NetworkMode> network_mode_from_string(std::string_view s) {
+  return value_of(kNetworkModeNames, s);
 }
 
 std::string_view to_string(Role r) {

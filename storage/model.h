@@ -29,9 +29,21 @@ struct DiskAttachment {
   std::string disk_id = {};  // a pool disk (POST /v1/vms/{vm}/disks), or "" for a path-only disk
 };
 
+// Token-bucket limits of one NIC (0 = unlimited). rx: host → guest, tx: guest → host.
+struct NicLimits {
+  uint64_t rx_bytes_per_sec = 0;
+  uint64_t rx_packets_per_sec = 0;
+  uint64_t tx_bytes_per_sec = 0;
+  uint64_t tx_packets_per_sec = 0;
+  bool operator==(const NicLimits&) const = default;
+};
+
 struct NicAttachment {
-  std::string network;  // network name (networks arrive with the network issue)
-  std::string mac;      // empty: allocated when networks exist
+  std::string network;          // the network's name (as read back: its current name)
+  std::string mac;              // "aa:bb:cc:dd:ee:ff" lower case; allocated when the NIC is added
+  std::string network_id = {};  // the network (schema 6); "" only in rows older than networks
+  std::string ip = {};          // IPv4 leased from the network's range ("10.0.0.5"), or ""
+  NicLimits limits = {};
 };
 
 enum class CpuMode { timeshare, partition };
@@ -112,6 +124,27 @@ struct DiskRecord {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   uint64_t generation = 1;
+};
+
+// Networks (schema 6): a Linux bridge the daemon created or adopted, with an IPv4 range from
+// which its NICs lease addresses. `cidr` is the range ("10.0.0.0/24"); host_address the bridge's
+// own address in it ("10.0.0.1"), or "" when the host has none on this network.
+enum class NetworkMode { isolated, uplink };
+std::string_view to_string(NetworkMode m);
+std::optional<NetworkMode> network_mode_from_string(std::string_view s);
+
+struct NetworkRecord {
+  std::string id;  // UUIDv4
+  std::string host;
+  std::string name;  // [a-z0-9][a-z0-9-]{0,62}, unique per host
+  std::string bridge;
+  bool bridge_adopted = false;  // it existed before: deleting the network leaves it
+  std::string cidr;
+  std::string host_address;
+  NetworkMode mode = NetworkMode::isolated;
+  std::string uplink_interface;  // uplink: the host interface enslaved to the bridge
+  uint32_t nic_count = 0;        // read-only: NICs of VMs on it
+  int64_t created_at = 0;
 };
 
 enum class Role { viewer, helpdesk, operator_, admin };

@@ -49,8 +49,9 @@ class StateStore {
   virtual StoreResult<std::string> integrity_check() = 0;  // "ok" or SQLite's report
 
   // VMs. create() fills id, host, timestamps, generation=1, states=stopped. A name taken on
-  // this host is a conflict whose message names it. get_vm_by_name prefers this host's VM;
-  // list_vms returns every VM in creation order.
+  // this host is a conflict whose message names it; so is a NIC whose MAC (anywhere) or IP (on
+  // its network) another NIC has, the message starting "nics[<i>]". get_vm_by_name prefers this
+  // host's VM; list_vms returns every VM in creation order.
   virtual StoreResult<VmRecord> create_vm(const VmSpec& spec) = 0;
   virtual StoreResult<VmRecord> get_vm(const std::string& id) = 0;
   virtual StoreResult<VmRecord> get_vm_by_name(const std::string& name) = 0;
@@ -98,6 +99,19 @@ class StateStore {
   // Removes that pool disk from the VM (not_found if it is not attached there).
   virtual StoreResult<VmRecord> detach_disk(const std::string& vm_id,
                                             const std::string& disk_id) = 0;
+
+  // Networks (schema 6). Names and bridges are unique per host (conflict naming it). A network
+  // its NICs use is refused with invalid_state naming how many. create_network fills id (when
+  // empty), host and created_at; nic_count is filled on every read.
+  virtual StoreResult<NetworkRecord> create_network(const NetworkRecord& network) = 0;
+  virtual StoreResult<NetworkRecord> get_network(const std::string& id) = 0;
+  virtual StoreResult<NetworkRecord> get_network_by_name(const std::string& name) = 0;
+  virtual StoreResult<std::vector<NetworkRecord>> list_networks() = 0;
+  virtual StoreResult<void> delete_network(const std::string& id) = 0;
+  // Replaces NIC `index`'s rate limits in any VM state (they change live); bumps generation.
+  // not_found when the VM has no such NIC.
+  virtual StoreResult<VmRecord> set_nic_limits(const std::string& vm_id, size_t index,
+                                               const NicLimits& limits) = 0;
 
   // Change counters, for callers that cache what they derive from the records (the API's
   // GET /v1/vms body, its token cache). Each is bumped by every row written to its tables (VMs:

@@ -71,21 +71,77 @@ bool is_unicast_mac(std::string& mac) {
     mac[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   const int first = std::stoi(mac.substr(0, 2), nullptr, 16);
-  return (first & 1) == 0;
+  return (first & 1) == 0 && mac != "00:00:00:00:00:00";
+}
+
+// A dotted quad (the network manager checks it against the range).
+bool is_ipv4(const std::string& s) {
+  int parts = 0;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = i;
+    while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+    if (j == i || j - i > 3 || std::stoi(s.substr(i, j - i)) > 255) return false;
+    if (j - i > 1 && s[i] == '0') return false;
+    ++parts;
+    if (j == s.size()) break;
+    if (s[j] != '.') return false;
+    i = j + 1;
+  }
+  return parts == 4;
+}
+
+Status read_rate(const Json& v, const std::string& f, uint64_t& bytes, uint64_t& packets) {
+  FLT_RETURN_IF_ERROR(expect_object(v, f));
+  FLT_RETURN_IF_ERROR(check_keys(v, f, {"bytes_per_sec", "packets_per_sec"}));
+  if (auto it = v.find("bytes_per_sec"); it != v.end()) {
+    FLT_RETURN_IF_ERROR(read_uint(*it, join_path(f, "bytes_per_sec"), 0, kMaxNicRate, bytes));
+  }
+  if (auto it = v.find("packets_per_sec"); it != v.end()) {
+    FLT_RETURN_IF_ERROR(read_uint(*it, join_path(f, "packets_per_sec"), 0, kMaxNicRate, packets));
+  }
+  return std::nullopt;
+}
+
+// {"rx":{"bytes_per_sec","packets_per_sec"},"tx":{...}}: fields given replace those in `l`.
+Status read_nic_limits(const Json& v, const std::string& f, storage::NicLimits& l) {
+  FLT_RETURN_IF_ERROR(expect_object(v, f));
+  FLT_RETURN_IF_ERROR(check_keys(v, f, {"rx", "tx"}));
+  if (auto it = v.find("rx"); it != v.end()) {
+    FLT_RETURN_IF_ERROR(
+        read_rate(*it, join_path(f, "rx"), l.rx_bytes_per_sec, l.rx_packets_per_sec));
+  }
+  if (auto it = v.find("tx"); it != v.end()) {
+    FLT_RETURN_IF_ERROR(
+        read_rate(*it, join_path(f, "tx"), l.tx_bytes_per_sec, l.tx_packets_per_sec));
+  }
+  return std::nullopt;
 }
 
 Status read_nic(const Json& v, const std::string& f, storage::NicAttachment& n) {
   FLT_RETURN_IF_ERROR(expect_object(v, f));
-  FLT_RETURN_IF_ERROR(check_keys(v, f, {"network", "mac"}));
+  FLT_RETURN_IF_ERROR(check_keys(v, f, {"network", "mac", "ip", "limits"}));
   n.network = "default";
   if (auto it = v.find("network"); it != v.end()) {
-    FLT_RETURN_IF_ERROR(read_name(*it, join_path(f, "network"), n.network));
+    FLT_RETURN_IF_ERROR(read_string(*it, join_path(f, "network"), 36, n.network));
+    if (!is_uuid(n.network) && !is_valid_name(n.network)) {
+      return invalid(join_path(f, "network"), "must be a network's id or name");
+    }
   }
   if (auto it = v.find("mac"); it != v.end()) {
     FLT_RETURN_IF_ERROR(read_string(*it, join_path(f, "mac"), 17, n.mac));
     if (!n.mac.empty() && !is_unicast_mac(n.mac)) {
       return invalid(join_path(f, "mac"), "must be empty or a unicast MAC like 52:54:00:12:34:56");
     }
+  }
+  if (auto it = v.find("ip"); it != v.end()) {
+    FLT_RETURN_IF_ERROR(read_string(*it, join_path(f, "ip"), 15, n.ip));
+    if (!n.ip.empty() && !is_ipv4(n.ip)) {
+      return invalid(join_path(f, "ip"), "must be empty or an IPv4 address like 10.0.0.5");
+    }
+  }
+  if (auto it = v.find("limits"); it != v.end()) {
+    FLT_RETURN_IF_ERROR(read_nic_limits(*it, join_path(f, "limits"), n.limits));
   }
   return std::nullopt;
 }
@@ -215,6 +271,31 @@ ApiResult<VmSpec> apply_vm_patch(const VmSpec& current, std::string_view body) {
   VmSpec spec = current;
   Status s = apply_fields(*json, spec);  // sequenced before spec is moved
   return finish(std::move(s), std::move(spec));
+}
+
+}  // namespace flotilla::api
+
+namespace flotilla::api {
+
+ApiResult<storage::NicAttachment> parse_nic_attach(std::string_view body) {
+  auto json = parse_json_body(body);
+  if (!json) return fail(json.error());
+  storage::NicAttachment nic;
+  if (auto s = read_nic(*json, "", nic)) return fail(std::move(*s));
+  return nic;
+}
+
+ApiResult<storage::NicLimits> parse_nic_patch(const storage::NicLimits& current,
+                                              std::string_view body) {
+  auto json = parse_json_body(body);
+  if (!json) return fail(json.error());
+  storage::NicLimits limits = current;
+  Status s = expect_object(*json, "");
+  if (!s) s = check_keys(*json, "", {"limits"});
+  if (!s && !json->contains("limits")) s = invalid("limits", "is required");
+  if (!s) s = read_nic_limits((*json)["limits"], "limits", limits);
+  if (s) return fail(std::move(*s));
+  return limits;
 }
 
 }  // namespace flotilla::api

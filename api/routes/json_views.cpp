@@ -72,6 +72,20 @@ std::string_view restart(storage::RestartPolicy p) {
 
 }  // namespace
 
+json nic_limits_to_json(const storage::NicLimits& l) {
+  return {
+      {"rx", {{"bytes_per_sec", l.rx_bytes_per_sec}, {"packets_per_sec", l.rx_packets_per_sec}}},
+      {"tx", {{"bytes_per_sec", l.tx_bytes_per_sec}, {"packets_per_sec", l.tx_packets_per_sec}}}};
+}
+
+json nic_to_json(const storage::NicAttachment& n) {
+  return {{"network", n.network},
+          {"network_id", n.network_id.empty() ? json(nullptr) : json(n.network_id)},
+          {"mac", n.mac},
+          {"ip", n.ip.empty() ? json(nullptr) : json(n.ip)},
+          {"limits", nic_limits_to_json(n.limits)}};
+}
+
 json vm_to_json(const storage::VmRecord& vm) {
   const auto& s = vm.spec;
   json disks = json::array();
@@ -81,7 +95,7 @@ json vm_to_json(const storage::VmRecord& vm) {
                      {"disk", d.disk_id.empty() ? json(nullptr) : json(d.disk_id)}});
   }
   json nics = json::array();
-  for (const auto& n : s.nics) nics.push_back({{"network", n.network}, {"mac", n.mac}});
+  for (const auto& n : s.nics) nics.push_back(nic_to_json(n));
   return json{
       {"id", vm.id},
       {"name", s.name},

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "api/api.h"
 #include "api/metrics.h"
+#include "network/networks.h"
 #include "storage/model.h"
 #include "storage/pools/pools.h"
 #include "storage/state_store.h"
@@ -49,6 +51,7 @@ void add_token_routes(RouteTable& table);
 void add_console_routes(RouteTable& table);  // console.cpp
 void add_pool_routes(RouteTable& table);     // pools.cpp
 void add_disk_routes(RouteTable& table);     // disks.cpp: disks, import, VM attach/detach
+void add_network_routes(RouteTable& table);  // networks.cpp: networks, VM NICs
 
 // The console routes (console.cpp); the WebSocket one also takes ?access_token= (api.cpp).
 inline constexpr std::string_view kConsoleRoute = "/v1/vms/{id}/console";
@@ -60,6 +63,8 @@ ApiResponse no_content();
 ApiError from_store(const storage::StoreError& e, std::string field = {});
 std::string rfc3339(int64_t unix_ms);
 nlohmann::json vm_to_json(const storage::VmRecord& vm);
+nlohmann::json nic_to_json(const storage::NicAttachment& nic);
+nlohmann::json nic_limits_to_json(const storage::NicLimits& limits);
 nlohmann::json operation_to_json(const storage::OperationRecord& op);
 nlohmann::json token_to_json(const storage::TokenRecord& t);
 // Pools and disks (pools.cpp, disks.cpp).
@@ -69,6 +74,13 @@ ApiResult<storage::pools::PoolManager*> pool_manager(RequestContext& ctx);
 ApiResult<storage::PoolRecord> resolve_pool(RequestContext& ctx, const std::string& ref,
                                             const std::string& field);
 nlohmann::json pool_to_json(RequestContext& ctx, const storage::PoolRecord& p);
+
+// Networks (networks.cpp). lease_nics fills the NICs' network ids, MACs and IPs of `spec`
+// (keeping those of `current`'s NICs, null on create) and returns the lease lock to hold until
+// the spec is stored; a spec without NICs needs no lock and no network manager.
+ApiError from_network(const network::NetworkError& e);
+ApiResult<std::unique_lock<std::mutex>> lease_nics(RequestContext& ctx, storage::VmSpec& spec,
+                                                   const storage::VmRecord* current);
 
 // The VM a path parameter names (a UUID or a name), 404 when there is none.
 ApiResult<storage::VmRecord> resolve_vm(RequestContext& ctx, const std::string& id_or_name);

@@ -16,6 +16,11 @@ ApiResponse vm_response(int status, const storage::VmRecord& vm) {
   return r;
 }
 
+// The store's conflict for a MAC or IP another NIC holds (its message names nics[i]).
+bool is_nic_conflict(const storage::StoreError& e) {
+  return e.message.rfind("nics[", 0) == 0;
+}
+
 // Reads no row while no VM was written since the cached body was built (vm_json_cache.h).
 ApiResult<ApiResponse> list_vms(VmJsonCache& cache, RequestContext& ctx) {
   const uint64_t counter = ctx.deps.store->vm_change_counter();  // before any row is read
@@ -35,9 +40,11 @@ ApiResult<ApiResponse> create_vm(RequestContext& ctx) {
   auto spec = parse_vm_create(ctx.request.body);
   if (!spec) return fail(spec.error());
   ctx.audit_target = spec->name;
+  auto lease = lease_nics(ctx, *spec, nullptr);
+  if (!lease) return fail(lease.error());
   auto vm = ctx.deps.store->create_vm(*spec);
   if (!vm) {
-    if (vm.error().code == storage::StoreErrc::conflict) {
+    if (vm.error().code == storage::StoreErrc::conflict && !is_nic_conflict(vm.error())) {
       return fail(api_error(ApiErrc::conflict, "name: '" + spec->name + "' is taken", "name"));
     }
     return fail(from_store(vm.error()));
@@ -62,11 +69,13 @@ ApiResult<ApiResponse> update_vm(RequestContext& ctx) {
   ctx.audit_target = vm->id;
   auto spec = apply_vm_patch(vm->spec, ctx.request.body);
   if (!spec) return fail(spec.error());
+  auto lease = lease_nics(ctx, *spec, &*vm);
+  if (!lease) return fail(lease.error());
   auto updated = ctx.deps.store->update_vm(vm->id, *spec, *generation);
   if (!updated) {
     const bool name_changed = spec->name != vm->spec.name;
     if (updated.error().code == storage::StoreErrc::conflict && name_changed &&
-        !(*generation && **generation != vm->generation)) {
+        !is_nic_conflict(updated.error()) && !(*generation && **generation != vm->generation)) {
       return fail(api_error(ApiErrc::conflict, "name: '" + spec->name + "' is taken", "name"));
     }
     return fail(from_store(updated.error()));

@@ -120,13 +120,45 @@ bool is_alive(const MonitorIdentity& id) {
   return ticks && *ticks == id.start_ticks;
 }
 
+namespace {
+
+nlohmann::json rate(uint64_t bytes, uint64_t packets) {
+  return {{"bytes_per_sec", bytes}, {"packets_per_sec", packets}};
+}
+
+std::string joined_cmdline(const std::string& user, const std::string& extra) {
+  if (extra.empty()) return user;
+  return user.empty() ? extra : user + " " + extra;
+}
+
+nlohmann::json nics_json(const std::vector<MonitorNic>& nics) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const MonitorNic& n : nics) {
+    list.push_back({{"tap", n.tap},
+                    {"mac", n.mac},
+                    {"rx", rate(n.limits.rx_bytes_per_sec, n.limits.rx_packets_per_sec)},
+                    {"tx", rate(n.limits.tx_bytes_per_sec, n.limits.tx_packets_per_sec)}});
+  }
+  return list;
+}
+
+}  // namespace
+
+nlohmann::json nic_limits_request(size_t index, const storage::NicLimits& l) {
+  return {{"cmd", "nic_limits"},
+          {"index", index},
+          {"rx", rate(l.rx_bytes_per_sec, l.rx_packets_per_sec)},
+          {"tx", rate(l.tx_bytes_per_sec, l.tx_packets_per_sec)}};
+}
+
 std::string monitor_config_json(const storage::VmRecord& vm, const MonitorPaths& paths,
-                                bool with_exit_record, const std::vector<MonitorDisk>& disks) {
+                                bool with_exit_record, const MonitorDevices& devices) {
+  const auto& disks = devices.disks;
   nlohmann::json j = {
       {"kernel", vm.spec.boot.kernel},
       {"vcpus", vm.spec.vcpus},
       {"memory_mib", vm.spec.memory_mib},
-      {"cmdline", vm.spec.boot.cmdline},
+      {"cmdline", joined_cmdline(vm.spec.boot.cmdline, devices.extra_cmdline)},
       {"control_socket", paths.control_socket},
       {"console_log", paths.console_log},
       {"on_reset", "reboot"},
@@ -149,18 +181,19 @@ std::string monitor_config_json(const storage::VmRecord& vm, const MonitorPaths&
     }
     j["disks"] = list;
   }
+  if (!devices.nics.empty()) j["nics"] = nics_json(devices.nics);
   return j.dump(2) + "\n";
 }
 
 Result<MonitorIdentity, SimpleError> spawn_monitor(const std::string& vmm_binary,
                                                    const storage::VmRecord& vm,
                                                    const MonitorPaths& paths, bool with_exit_record,
-                                                   const std::vector<MonitorDisk>& disks) {
+                                                   const MonitorDevices& devices) {
   if (::mkdir(paths.dir.c_str(), 0750) != 0 && errno != EEXIST) {
     return fail(sys_error("create " + paths.dir));
   }
-  auto cfg =
-      write_file_atomically(paths.config, monitor_config_json(vm, paths, with_exit_record, disks));
+  auto cfg = write_file_atomically(paths.config,
+                                   monitor_config_json(vm, paths, with_exit_record, devices));
   if (!cfg) return fail(cfg.error());
   ::unlink(paths.exit_record.c_str());
   ::unlink(paths.control_socket.c_str());  // a stale socket from a run that crashed

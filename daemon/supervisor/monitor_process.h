@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "storage/model.h"
@@ -49,10 +51,27 @@ struct MonitorDisk {
   std::vector<storage::DiskExtent> extents;  // partitioned-pool disks only
 };
 
-// The monitor's JSON definition for a VM (the keys of vmm/monitor/config.h); `disks` only
-// when there are any.
+// One NIC as the monitor opens it (team/NETWORK.md): a TAP flotillad made and bridged.
+struct MonitorNic {
+  std::string tap;
+  std::string mac;
+  storage::NicLimits limits;
+};
+
+// Everything the monitor gets beyond the VM's record: its devices, and words appended to the
+// guest's command line (the NICs' addresses).
+struct MonitorDevices {
+  std::vector<MonitorDisk> disks;
+  std::vector<MonitorNic> nics;
+  std::string extra_cmdline;
+};
+
+// The monitor's JSON definition for a VM (the keys of vmm/monitor/config.h); `disks` and
+// `nics` only when there are any.
 std::string monitor_config_json(const storage::VmRecord& vm, const MonitorPaths& paths,
-                                bool with_exit_record, const std::vector<MonitorDisk>& disks = {});
+                                bool with_exit_record, const MonitorDevices& devices = {});
+// The `nic_limits` control request for NIC `index` (vmm/README.md).
+nlohmann::json nic_limits_request(size_t index, const storage::NicLimits& limits);
 
 // Writes the config, then spawns `vmm_binary --config <config>` in a new session with stdin
 // and stdout /dev/null (the console is in console_log), stderr appended to monitor.log, no
@@ -60,7 +79,7 @@ std::string monitor_config_json(const storage::VmRecord& vm, const MonitorPaths&
 Result<MonitorIdentity, SimpleError> spawn_monitor(const std::string& vmm_binary,
                                                    const storage::VmRecord& vm,
                                                    const MonitorPaths& paths, bool with_exit_record,
-                                                   const std::vector<MonitorDisk>& disks = {});
+                                                   const MonitorDevices& devices = {});
 
 Result<UniqueFd, SimpleError> open_pidfd(pid_t pid);
 // Sends `sig` through the pidfd (never to a recycled pid).

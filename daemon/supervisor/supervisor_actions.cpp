@@ -62,10 +62,7 @@ api::ApiResult<void> SupervisorImpl::check_definition(const storage::VmRecord& v
                           "boot.initrd: flotilla-vmm does not load an initrd yet", "boot.initrd"));
   }
   if (auto disks = monitor_disks(vm); !disks) return fail(disks.error());
-  if (!s.nics.empty()) {
-    return fail(api_error(ApiErrc::validation_failed,
-                          "nics: flotilla-vmm has no virtio-net yet (network issue)", "nics"));
-  }
+  if (auto nics = check_nics(vm); !nics) return nics;
   if (s.vcpus > opt_.max_vcpus) {
     return fail(api_error(ApiErrc::validation_failed,
                           "vcpus: " + std::to_string(s.vcpus) + " is above KVM's limit of " +
@@ -78,6 +75,33 @@ api::ApiResult<void> SupervisorImpl::check_definition(const storage::VmRecord& v
                               " MiB is more than the host's " +
                               std::to_string(opt_.host_memory_bytes >> 20) + " MiB",
                           "memory_mib"));
+  }
+  return {};
+}
+
+api::ApiResult<void> SupervisorImpl::check_nics(const storage::VmRecord& vm) const {
+  constexpr size_t kMonitorMaxNics = 8;  // virtio slots that interrupt (vmm/monitor/nic_config.h)
+  const auto& nics = vm.spec.nics;
+  if (nics.empty()) return {};
+  if (opt_.networks == nullptr) {
+    return fail(api_error(
+        ApiErrc::validation_failed,
+        "nics: this flotillad manages no networks, so a VM with NICs cannot start", "nics"));
+  }
+  if (nics.size() > kMonitorMaxNics) {
+    return fail(api_error(ApiErrc::validation_failed,
+                          "nics: flotilla-vmm runs at most " + std::to_string(kMonitorMaxNics) +
+                              " NICs; this VM has " + std::to_string(nics.size()),
+                          "nics"));
+  }
+  for (size_t i = 0; i < nics.size(); ++i) {
+    const std::string field = "nics[" + std::to_string(i) + "]";
+    if (nics[i].network_id.empty() || !store_.get_network(nics[i].network_id)) {
+      return fail(api_error(ApiErrc::validation_failed,
+                            field + ": network '" + nics[i].network +
+                                "' does not exist; give the VM its NICs again (PATCH nics)",
+                            field + ".network"));
+    }
   }
   return {};
 }
@@ -338,6 +362,22 @@ api::ApiResult<nlohmann::json> SupervisorImpl::stats(const storage::VmRecord& vm
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count() /
       1000.0;
   return out;
+}
+
+api::ApiResult<void> SupervisorImpl::apply_nic_limits(const storage::VmRecord& vm, size_t index,
+                                                      const storage::NicLimits& limits) {
+  auto e = entry(vm.id);
+  {
+    std::lock_guard lock(e->mu);
+    if (!e->monitor) return {};  // the next start passes the stored limits
+  }
+  auto r = control_call(e->paths.control_socket, nic_limits_request(index, limits),
+                        opt_.control_timeout_ms);
+  if (!r) {
+    return fail(monitor_error("the limits are stored, but the running monitor did not take them",
+                              r.error()));
+  }
+  return {};
 }
 
 api::ApiResult<std::string> SupervisorImpl::control_socket(const storage::VmRecord& vm) {

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "daemon/supervisor/control_client.h"
+#include "network/networks.h"
 
 namespace flotilla::daemon {
 
@@ -65,14 +66,36 @@ SupervisorImpl::EntryPtr SupervisorImpl::entry(const std::string& vm_id) {
   return slot;
 }
 
-Result<void, SimpleError> SupervisorImpl::launch(const EntryPtr& e, const storage::VmRecord& vm) {
+Result<MonitorDevices, SimpleError> SupervisorImpl::plug_devices(const storage::VmRecord& vm) {
+  MonitorDevices devices;
   auto disks = monitor_disks(vm);
   if (!disks) return fail(SimpleError{disks.error().message});
-  auto id = spawn_monitor(opt_.vmm_binary, vm, e->paths, opt_.monitor_exit_records, *disks);
-  if (!id) return fail(id.error());
+  devices.disks = std::move(*disks);
+  if (vm.spec.nics.empty()) return devices;
+  if (auto ok = check_nics(vm); !ok) return fail(SimpleError{ok.error().message});
+  auto plugged = opt_.networks->plug(vm);
+  if (!plugged) return fail(SimpleError{plugged.error().message});
+  for (const auto& p : *plugged) devices.nics.push_back({p.tap, p.mac, p.limits});
+  devices.extra_cmdline = network::guest_address_args(*plugged);
+  return devices;
+}
+
+void SupervisorImpl::unplug(const std::string& vm_id) {
+  if (opt_.networks) opt_.networks->unplug(vm_id);
+}
+
+Result<void, SimpleError> SupervisorImpl::launch(const EntryPtr& e, const storage::VmRecord& vm) {
+  auto devices = plug_devices(vm);
+  if (!devices) return fail(devices.error());
+  auto id = spawn_monitor(opt_.vmm_binary, vm, e->paths, opt_.monitor_exit_records, *devices);
+  if (!id) {
+    unplug(vm.id);
+    return fail(id.error());
+  }
   auto pidfd = open_pidfd(id->pid);
   if (!pidfd) {
     ::kill(id->pid, SIGKILL);
+    unplug(vm.id);
     return fail(pidfd.error());
   }
   attach(e, *id, std::move(*pidfd), true);
@@ -133,6 +156,7 @@ void SupervisorImpl::on_exit(const EntryPtr& e, uint64_t run) {
   e->pidfd.reset();
   ::unlink(e->paths.control_socket.c_str());
   ::unlink(e->paths.runtime.c_str());
+  unplug(e->vm_id);  // the TAPs go with the monitor, however it ended
   e->changed.notify_all();
   auto vm = store_.get_vm(e->vm_id);
   if (!vm) return;  // deleted meanwhile

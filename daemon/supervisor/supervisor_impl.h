@@ -47,6 +47,8 @@ class SupervisorImpl final : public Supervisor {
   api::ApiResult<std::string> console_tail(const storage::VmRecord& vm, size_t bytes) override;
   api::ApiResult<nlohmann::json> stats(const storage::VmRecord& vm) override;
   api::ApiResult<std::string> control_socket(const storage::VmRecord& vm) override;
+  api::ApiResult<void> apply_nic_limits(const storage::VmRecord& vm, size_t index,
+                                        const storage::NicLimits& limits) override;
   std::string metrics_text() override;
   void recover() override;
   void stop() override;
@@ -87,6 +89,11 @@ class SupervisorImpl final : public Supervisor {
   // The VM's disks as the monitor opens them: pool disks from their records, path-only disks
   // with their format sniffed. 422 naming disks[i] for a disk that is gone or unreadable.
   api::ApiResult<std::vector<MonitorDisk>> monitor_disks(const storage::VmRecord& vm) const;
+  // 422 for NICs no network can carry (no network manager, too many, a network gone).
+  api::ApiResult<void> check_nics(const storage::VmRecord& vm) const;
+  // The VM's disks, and its NICs plugged into their bridges (TAPs made: unplug() on failure).
+  Result<MonitorDevices, SimpleError> plug_devices(const storage::VmRecord& vm);
+  void unplug(const std::string& vm_id);
 
   storage::StateStore& store_;
   OperationRunner& ops_;

@@ -186,6 +186,45 @@ ALTER TABLE vm_disks ADD COLUMN disk_id TEXT REFERENCES disks (id) ON DELETE RES
 CREATE UNIQUE INDEX vm_disks_by_disk ON vm_disks (disk_id) WHERE disk_id IS NOT NULL;
 )sql";
 
+// Migration 6: networks (bridges with an IPv4 range) and what a NIC leases from one: its
+// network, its IPv4 address (unique per network) and its rate limits. A MAC is unique across
+// the file (older duplicate MACs are cleared first: the daemon allocates new ones). A network
+// its NICs still use cannot be deleted (RESTRICT); NIC rows from before networks keep
+// network_id NULL and name their network by text, as they did.
+constexpr const char* kV6Sql = R"sql(
+CREATE TABLE networks (
+  id               TEXT PRIMARY KEY NOT NULL,
+  host             TEXT NOT NULL,
+  name             TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 63),
+  bridge           TEXT NOT NULL CHECK (length(bridge) BETWEEN 1 AND 15),
+  bridge_adopted   INTEGER NOT NULL DEFAULT 0 CHECK (bridge_adopted IN (0, 1)),
+  cidr             TEXT NOT NULL,
+  host_address     TEXT NOT NULL DEFAULT '',
+  mode             TEXT NOT NULL CHECK (mode IN ('isolated', 'uplink')),
+  uplink_interface TEXT NOT NULL DEFAULT '',
+  created_at       INTEGER NOT NULL,
+  UNIQUE (host, name),
+  UNIQUE (host, bridge)
+);
+ALTER TABLE vm_nics ADD COLUMN network_id TEXT REFERENCES networks (id) ON DELETE RESTRICT;
+ALTER TABLE vm_nics ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE vm_nics ADD COLUMN rx_bytes_per_sec INTEGER NOT NULL DEFAULT 0
+  CHECK (rx_bytes_per_sec >= 0);
+ALTER TABLE vm_nics ADD COLUMN rx_packets_per_sec INTEGER NOT NULL DEFAULT 0
+  CHECK (rx_packets_per_sec >= 0);
+ALTER TABLE vm_nics ADD COLUMN tx_bytes_per_sec INTEGER NOT NULL DEFAULT 0
+  CHECK (tx_bytes_per_sec >= 0);
+ALTER TABLE vm_nics ADD COLUMN tx_packets_per_sec INTEGER NOT NULL DEFAULT 0
+  CHECK (tx_packets_per_sec >= 0);
+UPDATE vm_nics SET mac = lower(mac);
+UPDATE vm_nics SET mac = '' WHERE mac != '' AND rowid NOT IN
+  (SELECT min(rowid) FROM vm_nics WHERE mac != '' GROUP BY mac);
+CREATE UNIQUE INDEX vm_nics_by_mac ON vm_nics (mac) WHERE mac != '';
+CREATE UNIQUE INDEX vm_nics_by_ip ON vm_nics (network_id, ip)
+  WHERE network_id IS NOT NULL AND ip != '';
+CREATE INDEX vm_nics_by_network ON vm_nics (network_id);
+)sql";
+
 StoreResult<void> migrate_v1(SqliteDb& db, const StoreOptions& /*options*/) {
   return db.exec(kV1Sql);
 }
@@ -210,18 +249,23 @@ StoreResult<void> migrate_v5(SqliteDb& db, const StoreOptions& /*options*/) {
   return db.exec(kV5Sql);
 }
 
+StoreResult<void> migrate_v6(SqliteDb& db, const StoreOptions& /*options*/) {
+  return db.exec(kV6Sql);
+}
+
 struct Migration {
   int version;
   const char* what;
   StoreResult<void> (*apply)(SqliteDb&, const StoreOptions&);
 };
 
-constexpr std::array<Migration, 5> kMigrations{{
+constexpr std::array<Migration, 6> kMigrations{{
     {1, "vms, tokens, audit_log, operations", migrate_v1},
     {2, "host column, per-host names, policies, vm_disks and vm_nics", migrate_v2},
     {3, "append-only audit_log", migrate_v3},
     {4, "vms.state_reason", migrate_v4},
     {5, "pools, disks, disk_extents, vm_disks.disk_id", migrate_v5},
+    {6, "networks; vm_nics network_id, ip, limits; unique MACs", migrate_v6},
 }};
 
 StoreError corrupt(std::string message) {

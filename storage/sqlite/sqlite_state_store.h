@@ -49,6 +49,14 @@ class SqliteStateStore final : public StateStore {
                                     bool read_only) override;
   StoreResult<VmRecord> detach_disk(const std::string& vm_id, const std::string& disk_id) override;
 
+  StoreResult<NetworkRecord> create_network(const NetworkRecord& network) override;
+  StoreResult<NetworkRecord> get_network(const std::string& id) override;
+  StoreResult<NetworkRecord> get_network_by_name(const std::string& name) override;
+  StoreResult<std::vector<NetworkRecord>> list_networks() override;
+  StoreResult<void> delete_network(const std::string& id) override;
+  StoreResult<VmRecord> set_nic_limits(const std::string& vm_id, size_t index,
+                                       const NicLimits& limits) override;
+
   uint64_t vm_change_counter() const override;
   uint64_t token_change_counter() const override;
 

@@ -1,6 +1,8 @@
 #include "storage/sqlite/vm_rows.h"
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -117,6 +119,35 @@ void bind_vm_spec(Query& q, const VmSpec& spec) {
       .bind_text(14, name_of(kRestartPolicies, spec.restart));
 }
 
+namespace {
+
+int64_t as_int(uint64_t v) {
+  return static_cast<int64_t>(std::min<uint64_t>(v, INT64_MAX));
+}
+
+StoreResult<void> write_nic(SqliteDb& db, const std::string& vm_id, size_t i,
+                            const NicAttachment& n) {
+  auto q = db.query(
+      "INSERT INTO vm_nics (vm_id, idx, network, mac, network_id, ip, rx_bytes_per_sec, "
+      "rx_packets_per_sec, tx_bytes_per_sec, tx_packets_per_sec) "
+      "VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''), ?6, ?7, ?8, ?9, ?10)");
+  if (!q) return fail(q.error());
+  q->bind_text(1, vm_id).bind_int(2, static_cast<int64_t>(i)).bind_text(3, n.network);
+  q->bind_text(4, n.mac).bind_text(5, n.network_id).bind_text(6, n.ip);
+  q->bind_int(7, as_int(n.limits.rx_bytes_per_sec))
+      .bind_int(8, as_int(n.limits.rx_packets_per_sec));
+  q->bind_int(9, as_int(n.limits.tx_bytes_per_sec));
+  if (auto r = q->bind_int(10, as_int(n.limits.tx_packets_per_sec)).run(); !r) {
+    if (!q->failed_on_unique()) return r;
+    return fail(StoreError{StoreErrc::conflict, "nics[" + std::to_string(i) + "]: MAC " + n.mac +
+                                                    (n.ip.empty() ? "" : " or IP " + n.ip) +
+                                                    " is already used by another NIC"});
+  }
+  return {};
+}
+
+}  // namespace
+
 StoreResult<void> write_vm_children(SqliteDb& db, const std::string& vm_id, const VmSpec& spec) {
   for (const char* sql :
        {"DELETE FROM vm_disks WHERE vm_id = ?1", "DELETE FROM vm_nics WHERE vm_id = ?1"}) {
@@ -134,10 +165,7 @@ StoreResult<void> write_vm_children(SqliteDb& db, const std::string& vm_id, cons
     if (auto r = q->bind_int(4, spec.disks[i].read_only ? 1 : 0).run(); !r) return r;
   }
   for (size_t i = 0; i < spec.nics.size(); ++i) {
-    auto q = db.query("INSERT INTO vm_nics (vm_id, idx, network, mac) VALUES (?1, ?2, ?3, ?4)");
-    if (!q) return fail(q.error());
-    q->bind_text(1, vm_id).bind_int(2, static_cast<int64_t>(i)).bind_text(3, spec.nics[i].network);
-    if (auto r = q->bind_text(4, spec.nics[i].mac).run(); !r) return r;
+    if (auto r = write_nic(db, vm_id, i, spec.nics[i]); !r) return r;
   }
   return {};
 }
@@ -159,8 +187,17 @@ DiskAttachment disk_from(const Query& q) {
   return {q.column_text(1), q.column_int(2) != 0, q.column_text(3)};
 }
 NicAttachment nic_from(const Query& q) {
-  return {q.column_text(1), q.column_text(2)};
+  NicAttachment n{q.column_text(1), q.column_text(2), q.column_text(3), q.column_text(4), {}};
+  n.limits = {static_cast<uint64_t>(q.column_int(5)), static_cast<uint64_t>(q.column_int(6)),
+              static_cast<uint64_t>(q.column_int(7)), static_cast<uint64_t>(q.column_int(8))};
+  return n;
 }
+
+// NIC rows with their network's current name (a pre-network row keeps its own text).
+constexpr const char* kNicColumns =
+    "SELECT n.vm_id, coalesce(w.name, n.network), n.mac, coalesce(n.network_id, ''), n.ip, "
+    "n.rx_bytes_per_sec, n.rx_packets_per_sec, n.tx_bytes_per_sec, n.tx_packets_per_sec "
+    "FROM vm_nics n LEFT JOIN networks w ON w.id = n.network_id ";
 
 }  // namespace
 
@@ -176,7 +213,7 @@ StoreResult<void> read_vm_children(SqliteDb& db, VmRecord& record) {
     record.spec.disks.push_back(disk_from(q));
   };
   if (auto r = each_child(*disks, add_disk); !r) return r;
-  auto nics = db.query("SELECT vm_id, network, mac FROM vm_nics WHERE vm_id = ?1 ORDER BY idx");
+  auto nics = db.query(std::string(kNicColumns) + "WHERE n.vm_id = ?1 ORDER BY n.idx");
   if (!nics) return fail(nics.error());
   nics->bind_text(1, record.id);
   auto add_nic = [&](const std::string&, const Query& q) {
@@ -196,7 +233,7 @@ StoreResult<void> read_all_vm_children(SqliteDb& db, std::vector<VmRecord>& reco
     if (auto it = by_id.find(id); it != by_id.end()) it->second->spec.disks.push_back(disk_from(q));
   };
   if (auto r = each_child(*disks, add_disk); !r) return r;
-  auto nics = db.query("SELECT vm_id, network, mac FROM vm_nics ORDER BY vm_id, idx");
+  auto nics = db.query(std::string(kNicColumns) + "ORDER BY n.vm_id, n.idx");
   if (!nics) return fail(nics.error());
   auto add_nic = [&](const std::string& id, const Query& q) {
     if (auto it = by_id.find(id); it != by_id.end()) it->second->spec.nics.push_back(nic_from(q));

@@ -61,6 +61,25 @@ void json_body(std::string_view in) {
   if (!r) fuzz::check_rejection(r.error());
 }
 
+// Networks and NICs: what parses is within the documented limits.
+void networks_and_nics(std::string_view in) {
+  if (auto n = api::parse_network_create(in); n) {
+    FLOTILLA_FUZZ_CHECK(fuzz::valid_name_reference(n->name));
+    FLOTILLA_FUZZ_CHECK(n->cidr.size() <= 18 && n->bridge.size() <= 15);
+  } else {
+    fuzz::check_rejection(n.error());
+  }
+  if (auto nic = api::parse_nic_attach(in); nic) {
+    FLOTILLA_FUZZ_CHECK(nic->mac.empty() || nic->mac.size() == 17);
+    FLOTILLA_FUZZ_CHECK(nic->ip.size() <= 15);
+    FLOTILLA_FUZZ_CHECK(nic->limits.rx_bytes_per_sec <= api::kMaxNicRate &&
+                        nic->limits.tx_packets_per_sec <= api::kMaxNicRate);
+  } else {
+    fuzz::check_rejection(nic.error());
+  }
+  if (auto l = api::parse_nic_patch({}, in); !l) fuzz::check_rejection(l.error());
+}
+
 void headers_and_names(std::string_view in) {
   auto r = api::parse_if_match(in);
   if (!r) fuzz::check_rejection(r.error());
@@ -73,7 +92,7 @@ void headers_and_names(std::string_view in) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0:
       vm_create(in);
       break;
@@ -85,6 +104,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 3:
       json_body(in);
+      break;
+    case 4:
+      networks_and_nics(in);
       break;
     default:
       headers_and_names(in);

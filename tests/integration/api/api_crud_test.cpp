@@ -8,7 +8,7 @@ namespace flotilla::test {
 namespace {
 
 const char* kVm = R"({"name":"web-1","vcpus":2,"memory_mib":256,"boot":{"kernel":"/boot/vmlinux",
-  "cmdline":"console=ttyS0"},"disks":[{"path":"/var/d.img"}],"nics":[{"network":"default"}],
+  "cmdline":"console=ttyS0"},"disks":[{"path":"/var/d.img"}],
   "cpu":{"mode":"timeshare","weight":200,"cap_percent":50},"memory":{"mode":"shared"},
   "restart":"on-crash"})";
 

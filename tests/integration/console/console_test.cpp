@@ -47,6 +47,10 @@ class OneMonitorVms final : public api::VmControl {
   }
   api::ApiResult<std::string> control_socket(const storage::VmRecord&) override { return socket_; }
   std::string metrics_text() override { return {}; }
+  api::ApiResult<void> apply_nic_limits(const storage::VmRecord&, size_t,
+                                        const storage::NicLimits&) override {
+    return {};
+  }
 
  private:
   std::string socket_;

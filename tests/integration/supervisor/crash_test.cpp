@@ -54,7 +54,12 @@ TEST(CrashTest, KilledMonitorIsCrashedOthersRunOnCrashPolicyRestarts) {
 
   // The crashed VM starts again by hand, and the metrics name every running VM.
   f.act_and_wait(a, "start");
-  auto metrics = daemon->client().get("/metrics").body;
+  // A guest just started may not have exited to its monitor yet: wait for its first exits.
+  std::string metrics;
+  for (auto until = Clock::now() + 5s; Clock::now() < until; std::this_thread::sleep_for(20ms)) {
+    metrics = daemon->client().get("/metrics").body;
+    if (metrics.find("flotilla_vm_exits_total{vm=\"victim\"") != std::string::npos) break;
+  }
   for (const char* name : {"victim", "bystander", "phoenix"}) {
     EXPECT_NE(metrics.find(std::string("flotilla_vm_resident_bytes{vm=\"") + name),
               std::string::npos)

@@ -269,7 +269,12 @@ TEST_F(VmStoreTest, SameNameOnAnotherHostIsAllowed) {
   ASSERT_TRUE(mine.ok());
   auto other_host = open_store(path, "host-b");
   ASSERT_NE(other_host, nullptr);
-  auto theirs = other_host->create_vm(sample_spec("web-1"));
+  VmSpec spec = sample_spec("web-1");
+  auto same_mac = other_host->create_vm(spec);  // MACs are unique across the fleet's file
+  ASSERT_FALSE(same_mac.ok());
+  EXPECT_EQ(same_mac.error().code, StoreErrc::conflict);
+  spec.nics[0].mac = "52:54:00:00:00:02";
+  auto theirs = other_host->create_vm(spec);
   ASSERT_TRUE(theirs.ok()) << theirs.error().message;
   EXPECT_EQ(theirs->host, "host-b");
   // By name, each host resolves to its own VM.

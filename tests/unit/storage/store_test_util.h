@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -36,6 +38,15 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A MAC per VM name: MACs are unique across the store (schema 6).
+inline std::string sample_mac(const std::string& name) {
+  const size_t h = std::hash<std::string>{}(name);
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "52:54:00:%02x:%02x:%02x", static_cast<unsigned>(h & 0xff),
+                static_cast<unsigned>((h >> 8) & 0xff), static_cast<unsigned>((h >> 16) & 0xff));
+  return buf;
+}
+
 inline VmSpec sample_spec(const std::string& name) {
   VmSpec spec;
   spec.name = name;
@@ -43,7 +54,7 @@ inline VmSpec sample_spec(const std::string& name) {
   spec.memory_mib = 256;
   spec.boot = {"/boot/vmlinux", "/boot/initrd.img", "console=ttyS0"};
   spec.disks = {{"/pool/root.raw", false}, {"/pool/data.raw", true}};
-  spec.nics = {{"default", "52:54:00:12:34:56"}};
+  spec.nics = {{"default", sample_mac(name)}};
   spec.cpu = {CpuMode::timeshare, 200, 50, 0};
   spec.memory.mode = MemoryMode::reserved;
   spec.restart = RestartPolicy::on_crash;

@@ -1,0 +1,304 @@
+// NetworkManager: networks (bridges + ranges) and the TAPs of running VMs.
+#include "network/networks.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/uuid.h"
+#include "network/addresses.h"
+#include "network/leases.h"
+#include "network/links.h"
+
+namespace flotilla::network {
+namespace {
+
+NetworkError error(NetworkErrc code, std::string message, std::string field = {}) {
+  return NetworkError{code, std::move(message), std::move(field)};
+}
+
+NetworkError from_net(const NetError& e, std::string field = {}) {
+  switch (e.code) {
+    case NetErrc::kInvalid:
+    case NetErrc::kNotFound:
+      return error(NetworkErrc::invalid_argument, e.message, std::move(field));
+    case NetErrc::kExists:
+    case NetErrc::kBusy:
+      return error(NetworkErrc::conflict, e.message, std::move(field));
+    case NetErrc::kSystem:
+      break;
+  }
+  return error(NetworkErrc::system, e.message, std::move(field));
+}
+
+NetworkError from_store(const storage::StoreError& e) {
+  switch (e.code) {
+    case storage::StoreErrc::not_found:
+      return error(NetworkErrc::not_found, e.message);
+    case storage::StoreErrc::conflict:
+      return error(NetworkErrc::conflict, e.message, "name");
+    case storage::StoreErrc::invalid_state:
+      return error(NetworkErrc::invalid_state, e.message);
+    case storage::StoreErrc::io:
+    case storage::StoreErrc::corrupt:
+      break;
+  }
+  return error(NetworkErrc::system, e.message);
+}
+
+std::string first_hex(const std::string& id, size_t n) {
+  std::string hex;
+  for (char c : id) {
+    if (hex.size() == n) break;
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) hex.push_back(c);
+  }
+  return hex;
+}
+
+// The bridge's address as ensure_bridge wants it ("10.0.0.1/24"), or none.
+std::optional<Ipv4Cidr> host_cidr(const storage::NetworkRecord& n) {
+  auto range = parse_cidr(n.cidr);
+  auto host = parse_ipv4(n.host_address);
+  if (!range || !host) return std::nullopt;
+  return Ipv4Cidr{*host, range->prefix};
+}
+
+// Checks the request and fills the record it describes (no id or bridge yet).
+NetworkResult<storage::NetworkRecord> validate(const NetworkRequest& req,
+                                               const std::vector<storage::NetworkRecord>& others) {
+  auto cidr = parse_cidr(req.cidr);
+  if (!cidr) {
+    return fail(error(NetworkErrc::invalid_argument, "cidr: " + cidr.error().message, "cidr"));
+  }
+  storage::NetworkRecord n;
+  n.name = req.name;
+  n.mode = req.mode;
+  n.cidr = ipv4_to_string(cidr->network()) + "/" + std::to_string(cidr->prefix);
+  if (cidr->address != cidr->network()) {
+    if (cidr->address == cidr->broadcast()) {
+      return fail(error(NetworkErrc::invalid_argument,
+                        "cidr: " + req.cidr + " gives the host the broadcast address", "cidr"));
+    }
+    n.host_address = ipv4_to_string(cidr->address);
+  }
+  for (const auto& o : others) {
+    auto theirs = parse_cidr(o.cidr);
+    if (theirs && ranges_overlap(*cidr, *theirs)) {
+      return fail(error(NetworkErrc::conflict,
+                        "cidr: " + n.cidr + " overlaps network '" + o.name + "' (" + o.cidr + ")",
+                        "cidr"));
+    }
+  }
+  if (req.mode == storage::NetworkMode::uplink && req.uplink_interface.empty()) {
+    return fail(error(NetworkErrc::invalid_argument,
+                      "uplink_interface: an uplink network names the host interface to enslave",
+                      "uplink_interface"));
+  }
+  if (req.mode == storage::NetworkMode::isolated && !req.uplink_interface.empty()) {
+    return fail(error(NetworkErrc::invalid_argument,
+                      "uplink_interface: only an uplink network has one", "uplink_interface"));
+  }
+  n.uplink_interface = req.uplink_interface;
+  return n;
+}
+
+}  // namespace
+
+struct NetworkManager::Impl {
+  storage::StateStore& store;
+  std::mutex links_mu;
+  Links links;  // GUARDED_BY(links_mu)
+  std::mutex lease_mu;
+
+  // Expects links_mu held. The bridge with its address, and the uplink enslaved.
+  NetworkResult<void> ensure(const storage::NetworkRecord& n) {
+    if (auto b = links.ensure_bridge(n.bridge, host_cidr(n)); !b) return fail(from_net(b.error()));
+    if (n.mode != storage::NetworkMode::uplink) return {};
+    auto up = links.find(n.uplink_interface);
+    if (!up) return fail(from_net(up.error()));
+    if (!*up) {
+      return fail(error(NetworkErrc::invalid_argument,
+                        "uplink_interface: the host has no interface '" + n.uplink_interface + "'",
+                        "uplink_interface"));
+    }
+    if (auto r = links.enslave(n.uplink_interface, n.bridge); !r) {
+      return fail(from_net(r.error(), "uplink_interface"));
+    }
+    if (auto r = links.set_up(n.uplink_interface); !r) return fail(from_net(r.error()));
+    return {};
+  }
+
+  // Expects links_mu held. Every "flt-<8 hex>-*" link of the VM.
+  std::vector<std::string> remove_taps(const std::string& vm_id) {
+    const std::string prefix = std::string(kTapPrefix) + first_hex(vm_id, 8) + "-";
+    std::vector<std::string> removed;
+    auto all = links.list();
+    if (!all) {
+      spdlog::error("vm {}: cannot list links to remove its TAPs: {}", vm_id, all.error().message);
+      return removed;
+    }
+    for (const LinkInfo& l : *all) {
+      if (l.name.rfind(prefix, 0) != 0) continue;
+      if (auto r = links.remove(l.name); !r) {
+        spdlog::error("vm {}: cannot remove TAP {}: {}", vm_id, l.name, r.error().message);
+        continue;
+      }
+      removed.push_back(l.name);
+    }
+    return removed;
+  }
+};
+
+NetworkManager::NetworkManager(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+NetworkManager::~NetworkManager() = default;
+
+NetworkResult<std::unique_ptr<NetworkManager>> NetworkManager::create(storage::StateStore& store) {
+  auto links = Links::open();
+  if (!links) return fail(from_net(links.error()));
+  auto impl = std::unique_ptr<Impl>(new Impl{store, {}, std::move(*links), {}});
+  return std::unique_ptr<NetworkManager>(new NetworkManager(std::move(impl)));
+}
+
+NetworkResult<storage::NetworkRecord> NetworkManager::create_network(const NetworkRequest& req) {
+  std::lock_guard lock(impl_->links_mu);
+  auto others = impl_->store.list_networks();
+  if (!others) return fail(from_store(others.error()));
+  auto n = validate(req, *others);
+  if (!n) return n;
+  for (const auto& o : *others) {
+    if (o.name == req.name) {
+      return fail(error(NetworkErrc::conflict,
+                        "name: a network named '" + req.name + "' already exists on this host",
+                        "name"));
+    }
+  }
+  n->id = make_uuid();
+  n->bridge = req.bridge.empty() ? "flb-" + first_hex(n->id, 8) : req.bridge;
+  if (!valid_link_name(n->bridge)) {
+    return fail(error(NetworkErrc::invalid_argument,
+                      "bridge: '" + n->bridge + "' is not a valid interface name", "bridge"));
+  }
+  auto existing = impl_->links.find(n->bridge);
+  if (!existing) return fail(from_net(existing.error()));
+  n->bridge_adopted = existing->has_value();
+  auto undo = [&] {
+    if (!n->bridge_adopted) (void)impl_->links.remove(n->bridge);
+  };
+  if (auto r = impl_->ensure(*n); !r) {
+    undo();
+    NetworkError e = r.error();
+    if (e.field.empty()) e.field = "bridge";
+    return fail(std::move(e));
+  }
+  auto rec = impl_->store.create_network(*n);
+  if (!rec) {
+    undo();
+    return fail(from_store(rec.error()));
+  }
+  spdlog::info("network {} ({}): bridge {} {} with {}{}", rec->name, rec->id, rec->bridge,
+               rec->bridge_adopted ? "adopted" : "created", rec->cidr,
+               rec->host_address.empty() ? "" : ", host address " + rec->host_address);
+  return std::move(rec).value();
+}
+
+NetworkResult<void> NetworkManager::delete_network(const storage::NetworkRecord& network) {
+  std::lock_guard lock(impl_->links_mu);
+  if (auto r = impl_->store.delete_network(network.id); !r) return fail(from_store(r.error()));
+  if (!network.bridge_adopted) {
+    if (auto r = impl_->links.remove(network.bridge); !r) {
+      spdlog::warn("network {}: deleted, but its bridge {} stays: {}", network.name, network.bridge,
+                   r.error().message);
+    }
+  }
+  return {};
+}
+
+std::unique_lock<std::mutex> NetworkManager::lease_lock() {
+  return std::unique_lock(impl_->lease_mu);
+}
+
+NetworkResult<void> NetworkManager::assign_addresses(storage::VmSpec& spec,
+                                                     const storage::VmRecord* current) {
+  return assign_nic_addresses(impl_->store, spec, current);
+}
+
+NetworkResult<std::vector<PluggedNic>> NetworkManager::plug(const storage::VmRecord& vm) {
+  std::lock_guard lock(impl_->links_mu);
+  std::vector<PluggedNic> out;
+  auto undo = [&] { impl_->remove_taps(vm.id); };
+  (void)impl_->remove_taps(vm.id);  // a TAP of an earlier run the monitor no longer holds
+  for (size_t i = 0; i < vm.spec.nics.size(); ++i) {
+    const auto& nic = vm.spec.nics[i];
+    const std::string field = "nics[" + std::to_string(i) + "]";
+    if (nic.network_id.empty() || nic.mac.empty()) {
+      undo();
+      return fail(error(NetworkErrc::invalid_argument,
+                        field + ": network '" + nic.network +
+                            "' does not exist; give the VM its NICs again (PATCH nics)",
+                        field));
+    }
+    auto net = impl_->store.get_network(nic.network_id);
+    if (!net) {
+      undo();
+      return fail(error(NetworkErrc::invalid_argument, field + ": " + net.error().message, field));
+    }
+    PluggedNic p{tap_name(vm.id, static_cast<unsigned>(i)), nic.mac, "", nic.limits};
+    if (auto range = parse_cidr(net->cidr); range && !nic.ip.empty()) {
+      p.ip_cidr = nic.ip + "/" + std::to_string(range->prefix);
+    }
+    NetworkResult<void> made = impl_->ensure(*net);
+    if (made) {
+      if (auto r = create_persistent_tap(p.tap); !r) made = fail(from_net(r.error()));
+    }
+    if (made) {
+      if (auto r = impl_->links.enslave(p.tap, net->bridge); !r) made = fail(from_net(r.error()));
+    }
+    if (made) {
+      if (auto r = impl_->links.set_up(p.tap); !r) made = fail(from_net(r.error()));
+    }
+    if (!made) {
+      undo();
+      NetworkError e = made.error();
+      e.message = field + " (network '" + net->name + "'): " + e.message;
+      e.field = field;
+      return fail(std::move(e));
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+void NetworkManager::unplug(const std::string& vm_id) {
+  std::lock_guard lock(impl_->links_mu);
+  for (const auto& tap : impl_->remove_taps(vm_id)) spdlog::debug("vm {}: removed {}", vm_id, tap);
+}
+
+std::vector<std::string> NetworkManager::restore(const std::set<std::string>& running_vm_ids) {
+  std::lock_guard lock(impl_->links_mu);
+  std::vector<std::string> removed;
+  if (auto nets = impl_->store.list_networks(); nets) {
+    for (const auto& n : *nets) {
+      if (auto r = impl_->ensure(n); !r) {
+        spdlog::error("network {}: bridge {} not restored: {}", n.name, n.bridge,
+                      r.error().message);
+      }
+    }
+  }
+  auto vms = impl_->store.list_vms();
+  if (!vms) return removed;
+  for (const auto& vm : *vms) {
+    if (running_vm_ids.contains(vm.id)) continue;
+    for (auto& tap : impl_->remove_taps(vm.id)) removed.push_back(std::move(tap));
+  }
+  return removed;
+}
+
+std::string guest_address_args(const std::vector<PluggedNic>& nics) {
+  std::string out;
+  for (size_t i = 0; i < nics.size(); ++i) {
+    if (nics[i].ip_cidr.empty()) continue;
+    if (!out.empty()) out += ' ';
+    out += (i == 0 ? std::string("ip=") : "ip" + std::to_string(i) + "=") + nics[i].ip_cidr;
+  }
+  return out;
+}
+
+}  // namespace flotilla::network
