@@ -175,7 +175,7 @@ int run_daemon(const ConfigOverrides& overrides) {
   for (const auto& path : pools.remove_orphans()) {
     spdlog::warn("removed {}: an image file no disk record names (an interrupted import)", path);
   }
-  auto networks = network::NetworkManager::create(**store);
+  auto networks = network::NetworkManager::create(**store, cfg.state_dir + "/networks");
   if (!networks) return fatal("networks: " + networks.error().message);
   OperationRunner operations(**store);
   const std::string id = *host_id;

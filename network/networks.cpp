@@ -5,6 +5,7 @@
 
 #include "common/uuid.h"
 #include "network/addresses.h"
+#include "network/dhcp.h"
 #include "network/leases.h"
 #include "network/links.h"
 
@@ -107,6 +108,23 @@ struct NetworkManager::Impl {
   std::mutex links_mu;
   Links links;  // GUARDED_BY(links_mu)
   std::mutex lease_mu;
+  DhcpServers dhcp;  // used with links_mu held
+
+  // Expects links_mu held. The network's DHCP server with every lease on it; a failure costs
+  // Linux guests their DHCP answer, not the network, so it is logged, not returned.
+  void serve_dhcp(const storage::NetworkRecord& n) {
+    std::vector<DhcpHost> hosts;
+    if (auto vms = store.list_vms(); vms) {
+      for (const auto& vm : *vms) {
+        for (const auto& nic : vm.spec.nics) {
+          if (nic.network_id == n.id && !nic.ip.empty()) hosts.push_back({nic.mac, nic.ip});
+        }
+      }
+    }
+    if (auto r = dhcp.ensure(n, hosts); !r) {
+      spdlog::error("network {}: no DHCP: {}", n.name, r.error().message);
+    }
+  }
 
   // Expects links_mu held. The bridge with its address, and the uplink enslaved.
   NetworkResult<void> ensure(const storage::NetworkRecord& n) {
@@ -150,10 +168,12 @@ struct NetworkManager::Impl {
 NetworkManager::NetworkManager(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 NetworkManager::~NetworkManager() = default;
 
-NetworkResult<std::unique_ptr<NetworkManager>> NetworkManager::create(storage::StateStore& store) {
+NetworkResult<std::unique_ptr<NetworkManager>> NetworkManager::create(
+    storage::StateStore& store, const std::string& state_dir) {
   auto links = Links::open();
   if (!links) return fail(from_net(links.error()));
-  auto impl = std::unique_ptr<Impl>(new Impl{store, {}, std::move(*links), {}});
+  auto impl =
+      std::unique_ptr<Impl>(new Impl{store, {}, std::move(*links), {}, DhcpServers(state_dir)});
   return std::unique_ptr<NetworkManager>(new NetworkManager(std::move(impl)));
 }
 
@@ -193,6 +213,7 @@ NetworkResult<storage::NetworkRecord> NetworkManager::create_network(const Netwo
     undo();
     return fail(from_store(rec.error()));
   }
+  impl_->serve_dhcp(*rec);
   spdlog::info("network {} ({}): bridge {} {} with {}{}", rec->name, rec->id, rec->bridge,
                rec->bridge_adopted ? "adopted" : "created", rec->cidr,
                rec->host_address.empty() ? "" : ", host address " + rec->host_address);
@@ -202,6 +223,7 @@ NetworkResult<storage::NetworkRecord> NetworkManager::create_network(const Netwo
 NetworkResult<void> NetworkManager::delete_network(const storage::NetworkRecord& network) {
   std::lock_guard lock(impl_->links_mu);
   if (auto r = impl_->store.delete_network(network.id); !r) return fail(from_store(r.error()));
+  impl_->dhcp.stop(network);
   if (!network.bridge_adopted) {
     if (auto r = impl_->links.remove(network.bridge); !r) {
       spdlog::warn("network {}: deleted, but its bridge {} stays: {}", network.name, network.bridge,
@@ -262,6 +284,7 @@ NetworkResult<std::vector<PluggedNic>> NetworkManager::plug(const storage::VmRec
       return fail(std::move(e));
     }
     out.push_back(std::move(p));
+    if (i == 0 || nic.network_id != vm.spec.nics[i - 1].network_id) impl_->serve_dhcp(*net);
   }
   return out;
 }
@@ -279,7 +302,9 @@ std::vector<std::string> NetworkManager::restore(const std::set<std::string>& ru
       if (auto r = impl_->ensure(n); !r) {
         spdlog::error("network {}: bridge {} not restored: {}", n.name, n.bridge,
                       r.error().message);
+        continue;
       }
+      impl_->serve_dhcp(n);
     }
   }
   auto vms = impl_->store.list_vms();

@@ -4,7 +4,8 @@
 // range, both kept in the state store for the NIC's life. While a VM runs, each NIC is a
 // persistent TAP "flt-<8 hex of the VM id>-<n>" enslaved to its bridge, made before the monitor
 // starts and removed at any end of it; at daemon start TAPs of this store's VMs that no running
-// monitor holds are removed.
+// monitor holds are removed. A network with a host address also runs a DHCP-only dnsmasq that
+// hands each NIC its leased address (for Linux guests; network/dhcp.h).
 //
 // Thread-safe: netlink work is serialised on one socket; address leasing is serialised by
 // lease_lock(), which the caller holds from assign_addresses() until its store write commits.
@@ -59,7 +60,9 @@ struct PluggedNic {
 
 class NetworkManager {
  public:
-  static NetworkResult<std::unique_ptr<NetworkManager>> create(storage::StateStore& store);
+  // `state_dir` holds each network's DHCP server files (network/dhcp.h).
+  static NetworkResult<std::unique_ptr<NetworkManager>> create(storage::StateStore& store,
+                                                               const std::string& state_dir);
   ~NetworkManager();
   NetworkManager(const NetworkManager&) = delete;
   NetworkManager& operator=(const NetworkManager&) = delete;

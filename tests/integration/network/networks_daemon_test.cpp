@@ -2,10 +2,16 @@
 // enters before main (the daemon and its monitors inherit them, so every bridge and TAP vanishes
 // with the test and no packet leaves it). The kernel's view (/sys/class/net, `ip addr`) is the
 // independent check of what the daemon says it did.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -65,6 +71,90 @@ std::vector<std::string> taps_of(const std::string& vm_id) {
   return out;
 }
 
+// Sends a DHCPDISCOVER for `mac` out of `ifname` (a veth on the bridge, without an address) and
+// returns the address the server offers, or "" after `timeout`.
+std::string dhcp_offer(const std::string& ifname, const std::string& mac,
+                       std::chrono::milliseconds timeout) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof on);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), ifname.size());
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_port = htons(68);
+  std::string offered;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0) {
+    std::vector<uint8_t> p(240, 0);
+    p[0] = 1;  // BOOTREQUEST
+    p[1] = 1;  // Ethernet
+    p[2] = 6;
+    const uint8_t xid[4] = {0x46, 0x4c, 0x54, 0x31};
+    std::memcpy(&p[4], xid, 4);
+    p[10] = 0x80;  // broadcast the reply: we have no address yet
+    for (int i = 0; i < 6; ++i)
+      p[28 + i] = static_cast<uint8_t>(std::stoi(mac.substr(i * 3, 2), nullptr, 16));
+    const uint8_t cookie[4] = {99, 130, 83, 99};
+    std::memcpy(&p[236], cookie, 4);
+    for (uint8_t b : {53, 1, 1, 255}) p.push_back(b);  // DHCPDISCOVER
+    sockaddr_in server{};
+    server.sin_family = AF_INET;
+    server.sin_port = htons(67);
+    server.sin_addr.s_addr = INADDR_BROADCAST;
+    const auto deadline = Clock::now() + timeout;
+    while (offered.empty() && Clock::now() < deadline) {
+      ::sendto(fd, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&server), sizeof server);
+      pollfd pfd{fd, POLLIN, 0};
+      if (::poll(&pfd, 1, 500) != 1) continue;
+      uint8_t r[1500];
+      const ssize_t n = ::recv(fd, r, sizeof r, 0);
+      if (n < 240 || r[0] != 2 || std::memcmp(&r[4], xid, 4) != 0) continue;
+      char text[INET_ADDRSTRLEN] = {};
+      ::inet_ntop(AF_INET, &r[16], text, sizeof text);  // yiaddr
+      offered = text;
+    }
+  }
+  ::close(fd);
+  return offered;
+}
+
+// The same from a child process in a network namespace of its own, where `peer` is moved: a
+// DHCP client has no address, and in ours the kernel would give the packet the bridge's address
+// as its source (and then drop the server's view of it as a martian).
+std::string dhcp_offer_from_fresh_namespace(const std::string& peer, const std::string& mac,
+                                            std::chrono::milliseconds timeout) {
+  int ready[2];
+  int go[2];
+  int result[2];
+  if (::pipe(ready) != 0 || ::pipe(go) != 0 || ::pipe(result) != 0) return "";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    char c = 0;
+    const bool ok = ::unshare(CLONE_NEWNET) == 0;
+    (void)!::write(ready[1], ok ? "y" : "n", 1);
+    if (!ok || ::read(go[0], &c, 1) != 1) ::_exit(1);
+    shell("ip link set " + peer + " up");
+    const std::string ip = dhcp_offer(peer, mac, timeout);
+    (void)!::write(result[1], ip.data(), ip.size());
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(result[1]);
+  char c = 0;
+  std::string ip;
+  if (::read(ready[0], &c, 1) == 1 && c == 'y') {
+    shell("ip link set " + peer + " netns " + std::to_string(pid));
+    (void)!::write(go[1], "g", 1);
+    char buf[64];
+    for (ssize_t n; (n = ::read(result[0], buf, sizeof buf)) > 0;) ip.append(buf, n);
+  }
+  ::close(go[1]);
+  ::waitpid(pid, nullptr, 0);
+  for (int fd : {ready[0], go[0], result[0]}) ::close(fd);
+  return ip;
+}
+
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
@@ -88,6 +178,8 @@ class NetworksTest : public ::testing::Test {
     if (daemon_ && daemon_->running()) {
       EXPECT_EQ(daemon_->stop(SIGTERM), 0);
     }
+    // DHCP servers outlive flotillad by design (like monitors); the test's must not.
+    if (daemon_) shell("pkill -f " + daemon_->state_dir() + "/network[s]/");
   }
 
   HttpResponse post(const std::string& path, const json& body) {
@@ -270,6 +362,32 @@ TEST_F(NetworksTest, ResponsesMatchTheOpenApiDocument) {
   check("DELETE", "/v1/vms/{id}/nics/{index}", api.del("/v1/vms/a/nics/1"));
   check("DELETE", "/v1/vms/{id}/nics/{index}", api.del("/v1/vms/a/nics/0"));
   check("DELETE", "/v1/networks/{id}", api.del("/v1/networks/lan"));
+}
+
+// Linux guests ask DHCP: the network's dnsmasq offers each NIC the address leased to its MAC.
+TEST_F(NetworksTest, DhcpOffersEachNicItsLeasedAddress) {
+  auto n = post("/v1/networks", {{"name", "lan"}, {"cidr", "10.60.0.1/24"}});
+  ASSERT_EQ(n.status, 201) << n.body;
+  const std::string a =
+      fleet_->create("a", {{"nics", {{{"network", "lan"}, {"ip", "10.60.0.77"}}}}});
+  ASSERT_FALSE(a.empty());
+  const std::string mac = fleet_->vm(a)["nics"][0].value("mac", "");
+  fleet_->act_and_wait(a, "start");  // the NIC's lease is served from its start on
+  ASSERT_EQ(shell("ip link add dhc0 type veth peer name dhc1"), "");
+  ASSERT_EQ(shell("ip link set dhc0 master " + n.json().value("bridge", "") + " up"), "");
+  EXPECT_EQ(dhcp_offer_from_fresh_namespace("dhc1", mac, 10s), "10.60.0.77")
+      << shell("cat " + daemon_->state_dir() + "/networks/*/dnsmasq.log " + daemon_->state_dir() +
+               "/networks/*/hosts");
+  ASSERT_EQ(shell("ip link add dhc2 type veth peer name dhc3"), "");
+  ASSERT_EQ(shell("ip link set dhc2 master " + n.json().value("bridge", "") + " up"), "");
+  EXPECT_EQ(dhcp_offer_from_fresh_namespace("dhc3", "02:00:00:00:00:09", 2s), "");  // no lease
+  fleet_->act_and_wait(a, "force-stop");
+  ASSERT_EQ(daemon_->client().del("/v1/vms/a").status, 204);
+  ASSERT_EQ(daemon_->client().del("/v1/networks/lan").status, 204);
+  // "network[s]" so the pattern does not match the shell that runs pgrep.
+  const std::string servers = "pgrep -f " + daemon_->state_dir() + "/network[s]/";
+  EXPECT_TRUE(wait_until([&] { return shell(servers).empty(); }))
+      << "dnsmasq still runs after its network went";
 }
 
 // Two probe guests on one network: each gets its address on the command line, reaches the
