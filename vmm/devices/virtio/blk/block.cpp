@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -44,9 +43,6 @@ Result<std::shared_ptr<VirtioBlock>, VirtioError> VirtioBlock::create(
     const std::string want = env != nullptr ? env : "";
     if (want == "sync") mode = BlkIoMode::kSync;
     if (want == "uring") mode = BlkIoMode::kUring;
-  }
-  if (const char* poll = std::getenv("FLOTILLA_BLK_POLL_US")) {
-    block->poll_window_ = std::chrono::microseconds(std::strtoul(poll, nullptr, 10) % 1000);
   }
   if (mode != BlkIoMode::kSync) {
     VirtioBlock* self = block.get();
@@ -143,8 +139,11 @@ Result<void, VirtioError> VirtioBlock::activate(const GuestMemoryView& memory,
   if (queues.size() != 1 || !queues[0].active()) {
     return fail(VirtioError{VirtioErrorCode::kQueueInvalid, "virtio-blk: requestq not ready"});
   }
+  std::lock_guard lock(queue_mutex_);
   memory_ = memory;
   queue_ = &queues[0];
+  accepting_ = true;
+  interrupt_owed_ = false;
   interrupt_ = &interrupt;
   in_flight_ = 0;
   kick_target_.store(&interrupt, std::memory_order_release);
@@ -153,6 +152,10 @@ Result<void, VirtioError> VirtioBlock::activate(const GuestMemoryView& memory,
 
 void VirtioBlock::reset() {
   kick_target_.store(nullptr, std::memory_order_release);
+  {
+    std::lock_guard lock(queue_mutex_);
+    accepting_ = false;  // the reaper drops what it still finishes
+  }
   // Chains the driver is about to forget: not started → dropped; running → waited for (their
   // buffers stay valid guest RAM; the driver does not look at them after a reset). io_uring
   // first: its reaper may still hand a short transfer to the pool.
@@ -163,6 +166,7 @@ void VirtioBlock::reset() {
     std::lock_guard lock(completion_mutex_);
     completions_.clear();
   }
+  std::lock_guard lock(queue_mutex_);
   in_flight_ = 0;
   queue_ = nullptr;
   interrupt_ = nullptr;
@@ -173,59 +177,43 @@ void VirtioBlock::reset() {
 
 bool VirtioBlock::process_queue(uint16_t index) {
   if (index != 0 || queue_ == nullptr) return true;
-  const auto start = std::chrono::steady_clock::now();
-  for (;;) {
-    bool used = drain_completions();
-    used |= reap_uring();
-    bool healthy = true;
-    do {
-      // in_flight_ never exceeds the ring (each chain holds a descriptor until used), so the
-      // pool's FIFO (capacity = queue size) cannot overflow.
-      while (in_flight_ < queue_->size()) {
-        auto popped = queue_->pop(memory_);
-        if (!popped) {
-          const QueueError& e = popped.error();
-          if (e.ring_broken()) {
-            if (warn_budget_ > 0) {
-              --warn_budget_;
-              spdlog::warn("{}: {}; the device needs a reset", config_.name, describe(e.kind));
-            }
-            healthy = false;
-            break;
+  std::lock_guard queue_lock(queue_mutex_);
+  bool used = drain_completions();
+  used |= reap_uring();
+  bool healthy = true;
+  do {
+    // in_flight_ never exceeds the ring (each chain holds a descriptor until used), so the
+    // pool's FIFO (capacity = queue size) cannot overflow.
+    while (in_flight_ < queue_->size()) {
+      auto popped = queue_->pop(memory_);
+      if (!popped) {
+        const QueueError& e = popped.error();
+        if (e.ring_broken()) {
+          if (warn_budget_ > 0) {
+            --warn_budget_;
+            spdlog::warn("{}: {}; the device needs a reset", config_.name, describe(e.kind));
           }
-          BlockMetrics::add(metrics_.bad_requests);
-          BlockMetrics::add(metrics_.errors);
-          used |= queue_->add_used(e.head, 0);
-          continue;
+          healthy = false;
+          break;
         }
-        if (!popped->has_value()) break;
-        used |= handle(std::move(**popped));
+        BlockMetrics::add(metrics_.bad_requests);
+        BlockMetrics::add(metrics_.errors);
+        used |= queue_->add_used(e.head, 0);
+        continue;
       }
-      if (uring_) uring_->submit();  // one io_uring_enter for the whole batch
-    } while (healthy && in_flight_ < queue_->size() && queue_->enable_notification());
-    used |= drain_completions();  // whatever finished meanwhile shares the interrupt
-    used |= reap_uring();
-    if (used && queue_->needs_notification()) interrupt_->signal_used_queue(0);
-    if (!healthy) return false;
-    if (!poll_for_work(start)) return true;
-  }
+      if (!popped->has_value()) break;
+      used |= handle(std::move(**popped));
+    }
+    if (uring_) uring_->submit();  // one io_uring_enter for the whole batch
+  } while (healthy && in_flight_ < queue_->size() && queue_->enable_notification());
+  used |= drain_completions();  // whatever finished meanwhile shares the interrupt
+  used |= reap_uring();
+  // The reaper returned chains itself and found the driver wanted an interrupt for them.
+  const bool owed = interrupt_owed_.exchange(false, std::memory_order_acq_rel);
+  if ((used && queue_->needs_notification()) || owed) interrupt_->signal_used_queue(0);
+  return healthy;
 }
 
-bool VirtioBlock::poll_for_work(std::chrono::steady_clock::time_point start) {
-  // Transfers in flight on io_uring: spin briefly for their completions (or the guest's next
-  // request) instead of sleeping and being woken by the reaper's kick. Bounded per call so the
-  // device thread's other devices are never starved.
-  if (poll_window_.count() == 0 || !uring_ || in_flight_ == 0) return false;
-  const auto now = std::chrono::steady_clock::now();
-  if (now - start > kMaxPollPerCall) return false;
-  const auto until = now + poll_window_;
-  while (std::chrono::steady_clock::now() < until) {
-    if (uring_->ready() || queue_->available() > 0) return true;
-    if (in_flight_ == 0) return false;
-    __builtin_ia32_pause();
-  }
-  return false;
-}
 bool VirtioBlock::handle(DescriptorChain&& chain) {
   auto parsed = parse_blk_request(chain, limits_);
   if (!parsed) {
@@ -276,13 +264,26 @@ bool VirtioBlock::run_on_pool(BlkRequest&& r, uint32_t written) {
 }
 
 void VirtioBlock::complete_batch(std::vector<BlkUring::Done>& batch) {
-  bool first = false;
+  // The reaper returns the chains to the used ring itself (queue_mutex_ orders it with the
+  // device thread's use of the queue), so a driver polling the used ring sees them without
+  // the device thread waking up. Only an interrupt (needs the transport mutex) or a queue that
+  // was full (the device thread stopped popping) costs a kick.
+  bool kick = false;
   {
-    std::lock_guard lock(completion_mutex_);
-    first = completions_.empty();
-    for (const BlkUring::Done& d : batch) completions_.push_back(Completion{d.head, d.used_len});
+    std::lock_guard lock(queue_mutex_);
+    if (!accepting_ || queue_ == nullptr) return;  // reset: the driver forgot these chains
+    const bool was_full = in_flight_ >= queue_->size();
+    for (const BlkUring::Done& d : batch) {
+      queue_->add_used(d.head, d.used_len);
+      if (in_flight_ > 0) --in_flight_;
+    }
+    if (queue_->needs_notification()) {
+      interrupt_owed_.store(true, std::memory_order_release);
+      kick = true;
+    }
+    kick |= was_full;
   }
-  if (first) {
+  if (kick) {
     if (VirtioInterrupt* target = kick_target_.load(std::memory_order_acquire)) {
       target->kick_queue(0);
     }

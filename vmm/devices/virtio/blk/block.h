@@ -1,11 +1,14 @@
 // VirtioBlock: the block device (virtio 1.x 5.2): one request queue, served off the vCPU
-// threads. The device thread (process_queue, transport mutex held) pops chains, validates them
-// (request.h) and hands the valid ones to this disk's worker pool (threads "<name>w<i>"),
-// which moves the data between guest RAM and the BlockImage with readv/writev (no copy),
-// writes the status byte and queues a completion. Completions are returned to the driver in
-// batches on the device thread: a worker kicks the queue (VirtioInterrupt::kick_queue) when
-// the completion list goes from empty to non-empty; the next process_queue pushes every
-// finished chain to the used ring and raises one interrupt (if the driver wants it).
+// threads. The device thread (process_queue, transport mutex held) pops chains and validates
+// them (request.h). IN/OUT whose bytes the image maps to plain host ranges
+// (BlockImage::map_direct) go to io_uring (uring.h): the reaper thread "<name>u" finishes them
+// and returns them to the used ring itself under queue_mutex_, kicking the device thread only
+// when an interrupt is owed or the queue was full. Everything else goes to this disk's worker
+// pool (threads "<name>w<i>", readv/writev straight into guest RAM), whose completions are
+// returned in batches on the device thread: a worker kicks the queue
+// (VirtioInterrupt::kick_queue) when the completion list goes from empty to non-empty; the
+// next process_queue pushes every finished chain to the used ring and raises one interrupt
+// (if the driver wants it).
 //
 // Features: VERSION_1 (transport), SEG_MAX, BLK_SIZE (512), FLUSH (fdatasync before the
 // completion), RO for read-only images, DISCARD and WRITE_ZEROES (writable images),
@@ -15,11 +18,11 @@
 // dropped, running ones are waited for, their completions discarded, before reset() returns.
 //
 // Threads: as VirtioDevice (transport mutex) plus the workers, which only touch the request
-// they run, the metrics, completions_ (completion_mutex_) and kick_target_.
+// they run, the metrics, completions_ (completion_mutex_) and kick_target_, and the reaper,
+// which also touches queue_/in_flight_/interrupt_owed_ under queue_mutex_.
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -105,20 +108,18 @@ class VirtioBlock : public VirtioDevice {
   // in_flight_ < queue size). Any thread.
   bool run_on_pool(BlkRequest&& request, uint32_t written);
   void complete_from_worker(uint16_t head, uint32_t used_len);
-  void complete_batch(std::vector<BlkUring::Done>& batch);  // reaper thread
+  // Reaper thread: finished io_uring requests → used ring (queue_mutex_), kicking the device
+  // thread only for an interrupt or a full queue.
+  void complete_batch(std::vector<BlkUring::Done>& batch);
   bool drain_completions();  // device thread: completions → used ring
   bool reap_uring();         // device thread: CQEs already there → used ring (no kick)
-  // Device thread, end of process_queue: true when there is work again within poll_window_.
-  bool poll_for_work(std::chrono::steady_clock::time_point start);
-  static constexpr std::chrono::microseconds kMaxPollPerCall{500};
 
   VirtioBlockConfig config_;
   BlockMetrics metrics_;
   BlkBackend backend_;
   std::unique_ptr<BlkWorkerPool> pool_;
-  std::unique_ptr<BlkUring> uring_;           // null: worker pool only; stopped before pool_
-  std::vector<BlkUring::Done> reaped_;        // device thread: scratch for reap_uring
-  std::chrono::microseconds poll_window_{0};  // FLOTILLA_BLK_POLL_US
+  std::unique_ptr<BlkUring> uring_;     // null: worker pool only; stopped before pool_
+  std::vector<BlkUring::Done> reaped_;  // device thread: scratch for reap_uring
   uint64_t features_ = 0;
   BlkLimits limits_;  // negotiated view (discard/write_zeroes follow the acked features)
   uint64_t acked_features_ = 0;
@@ -129,6 +130,11 @@ class VirtioBlock : public VirtioDevice {
   VirtioInterrupt* interrupt_ = nullptr;
   std::atomic<uint32_t> in_flight_{0};  // written on the device thread (transport mutex)
   std::atomic<VirtioInterrupt*> kick_target_{nullptr};
+  // Orders every use of queue_ between the device thread (process_queue, activate, reset) and
+  // the io_uring reaper, which returns its chains to the used ring itself (complete_batch).
+  std::mutex queue_mutex_;
+  bool accepting_ = false;                   // GUARDED_BY(queue_mutex_): activated, not reset
+  std::atomic<bool> interrupt_owed_{false};  // the reaper used chains the driver wants to hear of
   std::mutex completion_mutex_;
   std::vector<Completion> completions_;  // GUARDED_BY(completion_mutex_)
 };
