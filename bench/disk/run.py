@@ -274,8 +274,9 @@ def main():
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "w") as out:
         out.write("# bench/disk results\n\n")
         out.write("Written by `bench/disk/run.py` (see README.md for what each column is).\n\n")
-        out.write("Command (after `cmake --build build --target flotilla-vmm flotilla_probe "
-                  "host_io`):\n\n```\n%s\n```\n\n" % cmd.strip())
+        out.write("Command (after `cmake --build %s --target flotilla-vmm flotilla_probe "
+                  "host_io`):\n\n```\n%s\n```\n\n" % (os.path.relpath(a.build, root),
+                                                         cmd.strip()))
         out.write("%s, %s. Load average at the end: %s.\n\n" % (
             time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), title,
             " ".join(open("/proc/loadavg").read().split()[:3])))
