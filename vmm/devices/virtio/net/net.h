@@ -6,10 +6,16 @@
 // TX (guest → TAP): each chain's readable buffers are gathered straight from guest RAM into one
 // writev(2) — no copy. Chains that are not a header plus an Ethernet frame of at most 64 KiB,
 // or that ask for segmentation that was not negotiated, are counted as malformed and dropped.
-// RX (TAP → guest): a frame is read into a bounce buffer, then copied into one chain, or with
-// MRG_RXBUF into as many chains as it needs (num_buffers set). When the guest has no room, the
-// frame and the chains already taken wait for more buffers; the TAP is not watched meanwhile,
-// so the kernel queues (and past its limit drops) frames, never the monitor's memory.
+// TX completions are handed back (interrupt if the driver asked) each time the ring runs dry,
+// before the short poll for the guest's next frame, so a driver asleep on a full ring wakes.
+// RX (TAP → guest): a frame is read straight into a chain big enough for any frame, else into a
+// bounce buffer, then copied into one chain, or with MRG_RXBUF into as many chains as it needs
+// (num_buffers set). When the guest has no room, the frame and the chains already taken wait
+// for more buffers; the TAP is not watched meanwhile, so the kernel queues (and past its limit
+// drops) frames, never the monitor's memory. The TAP is watched one-shot: after a pass that
+// drained it having delivered kRxCoalesceMinFrames or more, the next pass runs kRxCoalesce
+// later (the frames of a burst gather in the TAP and are taken in one wake-up, one interrupt);
+// after a quieter pass it is re-armed at once, so a lone frame (ping) is not delayed.
 // Bounded work per wake-up: at most kBudget frames per direction before yielding.
 //
 // Limits: a RateLimiter per direction, changed live by set_limits(). A throttled direction
@@ -52,7 +58,13 @@ class VirtioNet : public VirtioDevice {
       1518;  // without GSO: MTU 1500 + VLAN tag     // an Ethernet header
   static constexpr uint32_t kBudget = 256;  // frames per wake-up and direction
   // How long TX waits for the guest's next frame before asking it to notify again.
+  // Only after a pass sent kPollMinFrames or more (env FLOTILLA_NET_TX_POLL_US, _MIN_FRAMES).
   static constexpr std::chrono::microseconds kPollWindow{20};
+  static constexpr uint32_t kPollMinFrames = 2;
+  // RX wake-up moderation: a pass that delivered this many frames or more
+  // waits kRxCoalesce before the next one (env FLOTILLA_NET_RX_COALESCE_US, _MIN_FRAMES).
+  static constexpr std::chrono::microseconds kRxCoalesce{50};
+  static constexpr uint32_t kRxCoalesceMinFrames = 2;
   static constexpr uint16_t kRxQueue = 0;
   static constexpr uint16_t kTxQueue = 1;
 
@@ -85,13 +97,14 @@ class VirtioNet : public VirtioDevice {
             UniqueFd tx_timer);
   bool process_tx();
   bool process_rx();
-  enum class DirectRx { kDelivered, kNoBuffers, kBounce, kStop };
+  enum class DirectRx { kDelivered, kNoBuffers, kBounce, kDrained, kStop };
   DirectRx receive_direct(bool& used, bool& healthy);
   // Copies the pending frame into held chains (popping more as needed); false = wait.
   bool deliver_pending(bool& used, bool& healthy);
   bool send_chain(const DescriptorChain& chain);
-  static void poll_for_more(const Queue& queue);
+  void poll_for_more(const Queue& queue) const;
   void arm(const UniqueFd& timer, std::chrono::nanoseconds wait);
+  void arm_tap();                     // watch the TAP for the next readable event (one-shot)
   void on_tap_readable();             // loop thread
   void on_timer(int fd, uint16_t q);  // loop thread
 
@@ -102,7 +115,13 @@ class VirtioNet : public VirtioDevice {
   RateLimiter rx_limiter_, tx_limiter_;
   NetMetrics metrics_;
   uint64_t acked_features_ = 0;
-  UniqueFd tap_epoll_;        // the TAP, edge-triggered (see create())
+  UniqueFd tap_epoll_;  // the TAP, one-shot (see create())
+  // RX coalescing: after a pass that delivered at least coalesce_min_frames_ frames, the next
+  // pass runs coalesce_ later (rx_timer_) instead of on the TAP's next frame.
+  std::chrono::microseconds poll_window_ = kPollWindow;
+  uint32_t poll_min_frames_ = kPollMinFrames;
+  std::chrono::microseconds coalesce_ = kRxCoalesce;
+  uint32_t coalesce_min_frames_ = kRxCoalesceMinFrames;
   std::vector<int> watched_;  // fds registered with loop_
   // Valid between activate() and reset():
   GuestMemoryView memory_;
