@@ -13,6 +13,14 @@
 #define TEST_DATA 30u          /* offset of the pattern bytes */
 #define TX_BATCH 32u           /* frames queued per notify */
 #define STALL_US 5000000ull    /* a transmit ring that does not move for this long is stuck */
+/* How long a receiver polls an empty ring before it sleeps until the device interrupts. */
+#ifndef RX_SPIN_US
+#define RX_SPIN_US 20u
+#endif
+/* How long a sender polls a full transmit ring before it sleeps until the device frees some. */
+#ifndef TX_SPIN_US
+#define TX_SPIN_US 20u
+#endif
 
 static unsigned current;
 static char err_buf[96];
@@ -129,7 +137,10 @@ static const char* transmit(struct net_dev* d, const uint8_t* dst, uint64_t coun
       net_poll(d, 0, 0); /* answer ARP/ICMP meanwhile */
       uint64_t now = rdtsc();
       if (now - last_progress > us_to_tsc(STALL_US)) return "net transmit stalled";
-      cpu_relax();
+      if (now - last_progress > us_to_tsc(TX_SPIN_US))
+        net_sleep(d, 0, 1); /* until the device returns buffers: leave it the CPU */
+      else
+        cpu_relax();
       continue;
     }
     last_progress = rdtsc();
@@ -213,9 +224,15 @@ static const char* cmd_recv(struct net_dev* d, uint64_t count, uint64_t seconds)
   struct recv_state s;
   memset(&s, 0, sizeof s);
   s.want = count;
-  uint64_t deadline = rdtsc() + seconds * clock_info.tsc_hz;
+  uint64_t deadline = rdtsc() + seconds * clock_info.tsc_hz, quiet_from = rdtsc();
   while (s.received < count && (int64_t)(rdtsc() - deadline) < 0) {
-    if (!net_poll(d, on_recv, &s)) cpu_relax();
+    if (net_poll(d, on_recv, &s)) {
+      quiet_from = rdtsc();
+    } else if (rdtsc() - quiet_from < us_to_tsc(RX_SPIN_US)) {
+      cpu_relax();
+    } else {
+      net_sleep(d, 1, 0); /* until the next frames (or the tick) */
+    }
   }
   uint64_t ms, fps, tenths;
   rates(s.received, s.bytes, s.last_tsc - s.first_tsc, &ms, &fps, &tenths);
@@ -269,7 +286,12 @@ static const char* cmd_ping(struct net_dev* d, uint32_t ip, uint64_t count) {
     }
     uint64_t rtt = 0;
     while (!p.got && rdtsc() - t0 < us_to_tsc(1000000)) {
-      if (!net_poll(d, on_ping, &p)) cpu_relax();
+      if (!net_poll(d, on_ping, &p)) {
+        if (rdtsc() - t0 < us_to_tsc(RX_SPIN_US))
+          cpu_relax();
+        else
+          net_sleep(d, 1, 0); /* the reply's interrupt (or the tick) ends it */
+      }
       if (p.got) rtt = (rdtsc() - t0) / per_us;
     }
     net_tx_reap(d);
@@ -280,8 +302,7 @@ static const char* cmd_ping(struct net_dev* d, uint32_t ip, uint64_t count) {
       ++received;
     }
     while (i + 1 < count && rdtsc() - t0 < us_to_tsc(10000)) { /* 1 per 10 ms at most */
-      net_poll(d, 0, 0);
-      cpu_relax();
+      if (!net_poll(d, 0, 0)) net_sleep(d, 1, 0);              /* a frame or the 100 Hz tick */
     }
   }
   char s[16];

@@ -148,6 +148,32 @@ void net_rx_interrupts(struct net_dev* d, int on) {
   mb(); /* visible before the caller polls the used ring one last time */
 }
 
+static int used_pending(const struct virtq* q) {
+  return *(volatile uint16_t*)&q->used->idx != q->last_used;
+}
+
+void net_sleep(struct net_dev* d, int rx, int tx) {
+  if (!lapic_timer_running()) { /* nothing would end the hlt but the device */
+    cpu_relax();
+    return;
+  }
+  /* A level line (QEMU) raised during an earlier sleep, or by frames the idle shell saw, stays
+   * high until acked: without the ack the device's next used buffer makes no edge. */
+  if (d->irq_maybe_high || d->rx_frames != d->rx_frames_acked) {
+    d->irq_maybe_high = 0;
+    d->rx_frames_acked = d->rx_frames;
+    mmio_write32(d->vdev->base + VIRTIO_MMIO_INTERRUPT_ACK, 3);
+  }
+  if (rx) *(volatile uint16_t*)&d->rx.avail->flags = 0;
+  if (tx) *(volatile uint16_t*)&d->tx.avail->flags = 0;
+  mb(); /* flags visible before the last look at the used rings */
+  if (!((rx && used_pending(&d->rx)) || (tx && used_pending(&d->tx)))) sys_idle();
+  if (rx) *(volatile uint16_t*)&d->rx.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+  if (tx) *(volatile uint16_t*)&d->tx.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+  /* Anything used while the flags were clear may have raised the line. */
+  d->irq_maybe_high = (rx && used_pending(&d->rx)) || (tx && used_pending(&d->tx));
+}
+
 int net_rx_take(struct net_dev* d, const uint8_t** frame, uint32_t* len) {
   for (;;) {
     uint32_t written = 0;

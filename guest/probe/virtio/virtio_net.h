@@ -35,6 +35,7 @@ struct net_dev {
   int rx_pending_kick, tx_pending_kick;
   uint64_t rx_frames, tx_frames, rx_dropped;
   uint64_t rx_frames_acked; /* rx_frames at the last InterruptACK */
+  int irq_maybe_high;       /* the device may have raised its line during net_sleep */
 };
 
 /* Finds and initialises every modern virtio-net device once; returns how many work. */
@@ -55,6 +56,12 @@ void net_rx_kick(struct net_dev* d);
  * pin 16 + slot (flotilla-vmm's virtio-mmio lines), or pin `slot` of a second IOAPIC with GSI
  * base 24 in the MADT (QEMU microvm), to VEC_NET; without either the next timer tick wakes. */
 void net_rx_interrupts(struct net_dev* d, int on);
+
+/* Sleeps in ring 0 (hlt) until the device returns a buffer on the receive ring (rx) and/or the
+ * transmit ring (tx), or the next timer tick: the rings ask for interrupts only meanwhile.
+ * Returns at once when something is already there. For waits inside commands: a spinning
+ * vCPU takes the host CPU the monitor's I/O thread needs to make progress (2 cores). */
+void net_sleep(struct net_dev* d, int rx, int tx);
 
 /* A free transmit buffer to build a frame of up to NET_MAX_FRAME bytes in (reaping what the
  * device finished first), or 0 when the ring is full. net_tx_submit queues it (it must be the
