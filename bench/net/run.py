@@ -171,11 +171,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--count", type=int, default=20000, help="frames per row")
-    ap.add_argument("--vmm", default=os.path.join(build, "vmm/flotilla-vmm"))
-    ap.add_argument("--probe", default=os.path.join(build, "guest/probe/probe.elf"))
-    ap.add_argument("--veth", default=os.path.join(build, "bench/net/veth_frames"))
+    ap.add_argument("--build-dir", default=build,
+                    help="build tree the three binaries come from (default: build/)")
+    ap.add_argument("--vmm", help="default: BUILD_DIR/vmm/flotilla-vmm")
+    ap.add_argument("--probe", help="default: BUILD_DIR/guest/probe/probe.elf")
+    ap.add_argument("--veth", help="default: BUILD_DIR/bench/net/veth_frames")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
+    a.vmm = a.vmm or os.path.join(a.build_dir, "vmm/flotilla-vmm")
+    a.probe = a.probe or os.path.join(a.build_dir, "guest/probe/probe.elf")
+    a.veth = a.veth or os.path.join(a.build_dir, "bench/net/veth_frames")
     if os.environ.get("FLOTILLA_BENCH_NETNS") != "1":
         env = dict(os.environ, FLOTILLA_BENCH_NETNS="1")
         os.execvpe("unshare", ["unshare", "--net", sys.executable] + sys.argv, env)
@@ -217,8 +222,10 @@ def main():
     text = "\n".join(lines) + (
         "\n\nMedians of %d rounds, %d frames per row, load average %s at the end. ours/QEMU is "
         "ours divided by QEMU's rate (for ping: QEMU's time divided by ours), so > 1 means ahead."
-        "\nCommand: `python3 bench/net/run.py --runs %d --count %d`\n" % (
-            a.runs, a.count, load, a.runs, a.count))
+        "\nCommand: `python3 bench/net/run.py%s --runs %d --count %d`\n" % (
+            a.runs, a.count, load,
+            "" if os.path.abspath(a.build_dir) == build else " --build-dir " + a.build_dir,
+            a.runs, a.count))
     print(text)
     if not a.no_write:
         with open(os.path.join(root, "bench/net/RESULTS.md"), "w") as f:
