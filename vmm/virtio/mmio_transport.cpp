@@ -103,6 +103,11 @@ Queue* MmioTransport::selected_queue() {
 }
 
 void MmioTransport::read(uint64_t offset, std::span<uint8_t> data) {
+  if (offset == VIRTIO_MMIO_INTERRUPT_STATUS && data.size() == 4) {  // lock-free (header)
+    const uint32_t value = interrupt_status_.load(std::memory_order_acquire);
+    std::memcpy(data.data(), &value, sizeof(value));
+    return;
+  }
   std::lock_guard lock(mutex_);
   std::fill(data.begin(), data.end(), 0);
   if (offset >= VIRTIO_MMIO_CONFIG) {
@@ -122,6 +127,12 @@ void MmioTransport::read(uint64_t offset, std::span<uint8_t> data) {
 }
 
 void MmioTransport::write(uint64_t offset, std::span<const uint8_t> data) {
+  if (offset == VIRTIO_MMIO_INTERRUPT_ACK && data.size() == 4) {  // lock-free (header)
+    uint32_t value = 0;
+    std::memcpy(&value, data.data(), sizeof(value));
+    interrupt_status_.fetch_and(~value, std::memory_order_acq_rel);
+    return;
+  }
   std::lock_guard lock(mutex_);
   if (offset >= VIRTIO_MMIO_CONFIG) {
     if (offset >= kSlotSize || data.size() > kSlotSize - offset) {
@@ -174,7 +185,7 @@ uint32_t MmioTransport::read_register(uint64_t offset) {
     case VIRTIO_MMIO_QUEUE_USED_HIGH:
       return q != nullptr ? static_cast<uint32_t>(q->used_ring() >> 32) : 0;
     case VIRTIO_MMIO_INTERRUPT_STATUS:
-      return interrupt_status_;
+      return interrupt_status_.load(std::memory_order_acquire);
     case VIRTIO_MMIO_STATUS:
       return status_;
     case VIRTIO_MMIO_SHM_LEN_LOW:
@@ -233,7 +244,7 @@ void MmioTransport::write_register(uint64_t offset, uint32_t value) {
       }
       return;
     case VIRTIO_MMIO_INTERRUPT_ACK:
-      interrupt_status_ &= ~value;
+      interrupt_status_.fetch_and(~value, std::memory_order_acq_rel);
       return;
     case VIRTIO_MMIO_STATUS:
       write_status(value);
@@ -372,7 +383,7 @@ void MmioTransport::reset_device() {
   driver_features_sel_ = 0;
   driver_features_ = 0;
   queue_sel_ = 0;
-  interrupt_status_ = 0;
+  interrupt_status_.store(0, std::memory_order_release);
   shm_sel_ = 0;
   ++metrics_.resets;
 }
@@ -398,13 +409,13 @@ void MmioTransport::on_notify(uint16_t queue) {
 }
 
 void MmioTransport::signal_used_queue(uint16_t /*queue*/) {
-  interrupt_status_ |= VIRTIO_MMIO_INT_VRING;
+  interrupt_status_.fetch_or(VIRTIO_MMIO_INT_VRING, std::memory_order_acq_rel);
   ++metrics_.interrupts;
   irq_.trigger();
 }
 
 void MmioTransport::signal_config_change() {
-  interrupt_status_ |= VIRTIO_MMIO_INT_CONFIG;
+  interrupt_status_.fetch_or(VIRTIO_MMIO_INT_CONFIG, std::memory_order_acq_rel);
   ++config_generation_;
   ++metrics_.interrupts;
   irq_.trigger();

@@ -13,10 +13,13 @@
 // failed activation sets DEVICE_NEEDS_RESET (and a config-change interrupt); nothing aborts.
 //
 // Threads: read()/write() from vCPU threads, notifications on the loop thread. mutex_ guards
-// all transport, queue and device state; the device is only ever called with it held.
+// all transport, queue and device state; the device is only ever called with it held. The one
+// exception is InterruptStatus (an atomic): reading it and InterruptACK take no lock, so a
+// guest's interrupt handler never waits for a queue pass in progress.
 // Lifetime: destroy the transport after the EventLoop stopped running (or on its thread).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -124,7 +127,9 @@ class MmioTransport : public BusDevice, private VirtioInterrupt {
   uint32_t driver_features_sel_ = 0;
   uint64_t driver_features_ = 0;
   uint32_t queue_sel_ = 0;
-  uint32_t interrupt_status_ = 0;
+  // Atomic, and read/acked without mutex_: a vCPU acking an interrupt must not wait while the
+  // device thread holds mutex_ for a whole queue pass (hundreds of µs for a net TX burst).
+  std::atomic<uint32_t> interrupt_status_{0};
   uint32_t config_generation_ = 0;
   uint32_t shm_sel_ = 0;
   bool activated_ = false;

@@ -14,7 +14,7 @@ MmioTransportState MmioTransport::state() const {
   s.driver_features_sel = driver_features_sel_;
   s.driver_features = driver_features_;
   s.queue_sel = queue_sel_;
-  s.interrupt_status = interrupt_status_;
+  s.interrupt_status = interrupt_status_.load(std::memory_order_acquire);
   s.config_generation = config_generation_;
   s.shm_sel = shm_sel_;
   s.activated = activated_;
@@ -35,7 +35,8 @@ bool MmioTransport::restore(const MmioTransportState& s) {
   driver_features_sel_ = s.driver_features_sel;
   driver_features_ = s.driver_features;
   queue_sel_ = s.queue_sel;
-  interrupt_status_ = s.interrupt_status & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+  interrupt_status_.store(s.interrupt_status & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG),
+                          std::memory_order_release);
   config_generation_ = s.config_generation;
   shm_sel_ = s.shm_sel;
   for (size_t i = 0; i < queues_.size(); ++i) queues_[i].restore(s.queues[i]);

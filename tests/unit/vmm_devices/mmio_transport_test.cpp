@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <linux/virtio_ids.h>
 
+#include <chrono>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -62,6 +64,9 @@ class CountingDevice : public VirtioDevice {
       queues[index].add_used((*c)->head, 0);
     }
     if (queues[index].needs_notification()) interrupt->signal_used_queue(index);
+    // A long queue pass (the transport's mutex held): until released or 10 s passed.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (hold.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
     return true;
   }
   bool activated() const override { return interrupt != nullptr; }
@@ -74,6 +79,7 @@ class CountingDevice : public VirtioDevice {
   std::atomic<int> activations{0};
   std::atomic<int> resets{0};
   std::atomic<int> processed{0};
+  std::atomic<bool> hold{false};
 };
 
 class TransportTest : public ::testing::Test {
@@ -248,6 +254,31 @@ TEST_F(TransportTest, NotifyByIoeventfdAndByMmioWriteAndInterruptAck) {
   EXPECT_EQ(driver->r(VIRTIO_MMIO_INTERRUPT_STATUS), 0u);
   driver->notify_mmio(9);  // no such queue
   EXPECT_GE(transport->metrics().bad_accesses, 1u);
+}
+
+// A guest's interrupt handler reads InterruptStatus and writes InterruptACK from a vCPU: that
+// must not wait while the device thread is in the middle of a queue pass.
+TEST_F(TransportTest, InterruptStatusAndAckDoNotWaitForAQueuePass) {
+  bring_up();
+  VirtqDriver vq(ram, VirtqLayout{});
+  vq.set_desc(0, 0x10000, 16, VRING_DESC_F_WRITE);
+  vq.publish(0);
+  device->hold = true;
+  driver->notify_ioeventfd(0);
+  ASSERT_TRUE(wait_for([&] { return line.triggers() == 1; }));  // signalled, still in the pass
+  auto vcpu = std::async(std::launch::async, [&] {
+    const uint32_t status = driver->r(VIRTIO_MMIO_INTERRUPT_STATUS);
+    driver->w(VIRTIO_MMIO_INTERRUPT_ACK, status);
+    return std::make_pair(status, driver->r(VIRTIO_MMIO_INTERRUPT_STATUS));
+  });
+  const bool done = vcpu.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+  const int passes = device->processed.load();
+  device->hold = false;
+  ASSERT_TRUE(done) << "the vCPU waited for the device thread's queue pass";
+  EXPECT_EQ(passes, 1);
+  const auto [before, after] = vcpu.get();
+  EXPECT_EQ(before, static_cast<uint32_t>(VIRTIO_MMIO_INT_VRING));
+  EXPECT_EQ(after, 0u);
 }
 
 TEST_F(TransportTest, ConfigSpaceAccessAndBounds) {
