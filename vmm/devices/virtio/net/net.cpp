@@ -324,7 +324,12 @@ bool VirtioNet::process_tx() {
       }
       send_chain(chain);
       used |= tx_->add_used(chain.head, 0);
-      ++frames;
+      // A driver asleep on a full ring gets its first buffers back while the rest are still
+      // being sent, so it refills the ring before it runs dry (no bubble per ring's worth).
+      if (++frames % kTxSignalEvery == 0 && used) {
+        if (tx_->needs_notification()) interrupt_->signal_used_queue(kTxQueue);
+        used = false;
+      }
     }
   } while (healthy && !throttled && frames < kBudget && tx_->enable_notification());
   if (throttled) {

@@ -61,6 +61,8 @@ class VirtioNet : public VirtioDevice {
   // Only after a pass sent kPollMinFrames or more (env FLOTILLA_NET_TX_POLL_US, _MIN_FRAMES).
   static constexpr std::chrono::microseconds kPollWindow{20};
   static constexpr uint32_t kPollMinFrames = 2;
+  // TX completions are offered to the driver (interrupt if it asked) every this many frames.
+  static constexpr uint32_t kTxSignalEvery = 32;
   // RX wake-up moderation: a pass that delivered this many frames or more
   // waits kRxCoalesce before the next one (env FLOTILLA_NET_RX_COALESCE_US, _MIN_FRAMES).
   static constexpr std::chrono::microseconds kRxCoalesce{50};
