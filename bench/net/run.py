@@ -190,10 +190,16 @@ def main():
     bridge_mac = setup_network()
     impls = [("ours", ours_argv), ("qemu", qemu_argv)]
     results = {"ours": [], "qemu": [], "host": []}
+    round_lines = []
     for r in range(a.runs):
         order = impls if r % 2 == 0 else list(reversed(impls))
         for name, make_argv in order:
             results[name].append(run_impl(a, make_argv, bridge_mac))
+            got = results[name][-1]
+            round_lines.append("round %d %s: %s ping=%s" % (r + 1, name, " ".join(
+                "%s%d=%d" % (k, n, got[(k, n)][0]) for k in ("g2g", "g2h") for n in SIZES),
+                got.get(("ping",))))
+            print(round_lines[-1], flush=True)
         results["host"].append(host_limit(a))
         print("round %d done" % (r + 1), flush=True)
 
@@ -229,7 +235,8 @@ def main():
     print(text)
     if not a.no_write:
         with open(os.path.join(root, "bench/net/RESULTS.md"), "w") as f:
-            f.write("# bench/net results\n\n" + text)
+            f.write("# bench/net results\n\n" + text + "\nEvery round (frames/s; ping µs), in "
+                    "the order run:\n\n```\n" + "\n".join(round_lines) + "\n```\n")
 
 
 if __name__ == "__main__":
