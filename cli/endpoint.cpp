@@ -108,6 +108,14 @@ std::string describe(const Endpoint& ep) {
          ep.base_path;
 }
 
+HttpRequest make_request(std::string method, std::string target, std::string body) {
+  HttpRequest r;
+  r.method = std::move(method);
+  r.target = std::move(target);
+  r.body = std::move(body);
+  return r;
+}
+
 std::string HttpResponse::header(std::string_view name) const {
   auto iequal = [](std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;

@@ -71,6 +71,9 @@ struct HttpRequest {
   Headers headers;           // extra headers
 };
 
+// A request with no extra headers: what every command's request builder starts from.
+HttpRequest make_request(std::string method, std::string target, std::string body = {});
+
 struct HttpResponse {
   int status = 0;
   Headers headers;

@@ -7,14 +7,6 @@ namespace {
 
 using nlohmann::json;
 
-HttpRequest make(std::string method, std::string target, std::string body = {}) {
-  HttpRequest r;
-  r.method = std::move(method);
-  r.target = std::move(target);
-  r.body = std::move(body);
-  return r;
-}
-
 std::string network_target(std::string_view name_or_id) {
   return "/v1/networks/" + encode_path_segment(name_or_id);
 }
@@ -40,35 +32,35 @@ HttpRequest network_create_request(const NetworkCreateArgs& a) {
     body["mode"] = "uplink";
     body["uplink_interface"] = *a.uplink_interface;
   }
-  return make("POST", "/v1/networks", body.dump());
+  return make_request("POST", "/v1/networks", body.dump());
 }
 
 HttpRequest network_list_request() {
-  return make("GET", "/v1/networks");
+  return make_request("GET", "/v1/networks");
 }
 HttpRequest network_show_request(std::string_view name_or_id) {
-  return make("GET", network_target(name_or_id));
+  return make_request("GET", network_target(name_or_id));
 }
 HttpRequest network_delete_request(std::string_view name_or_id) {
-  return make("DELETE", network_target(name_or_id));
+  return make_request("DELETE", network_target(name_or_id));
 }
 
 HttpRequest vm_nic_attach_request(const NicAttachArgs& a) {
   json body = {{"network", a.network}};
   if (a.mac) body["mac"] = *a.mac;
   if (a.ip) body["ip"] = *a.ip;
-  return make("POST", "/v1/vms/" + encode_path_segment(a.vm) + "/nics", body.dump());
+  return make_request("POST", "/v1/vms/" + encode_path_segment(a.vm) + "/nics", body.dump());
 }
 
 HttpRequest vm_nic_detach_request(std::string_view vm, unsigned index) {
-  return make("DELETE", nic_target(vm, index));
+  return make_request("DELETE", nic_target(vm, index));
 }
 
 HttpRequest vm_nic_limits_request(std::string_view vm, unsigned index, const NicLimitArgs& a) {
   json limits = json::object();
   put_rate(limits, "rx", a.rx_bytes, a.rx_packets);
   put_rate(limits, "tx", a.tx_bytes, a.tx_packets);
-  return make("PATCH", nic_target(vm, index), json{{"limits", limits}}.dump());
+  return make_request("PATCH", nic_target(vm, index), json{{"limits", limits}}.dump());
 }
 
 }  // namespace flotilla::cli

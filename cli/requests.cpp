@@ -9,14 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-HttpRequest make(std::string method, std::string target, std::string body = {}) {
-  HttpRequest r;
-  r.method = std::move(method);
-  r.target = std::move(target);
-  r.body = std::move(body);
-  return r;
-}
-
 std::string vm_target(std::string_view name_or_id) {
   return "/v1/vms/" + encode_path_segment(name_or_id);
 }
@@ -45,11 +37,11 @@ void set_nested(json& body, const char* outer, const char* inner, json value) {
 }  // namespace
 
 HttpRequest vm_list_request() {
-  return make("GET", "/v1/vms");
+  return make_request("GET", "/v1/vms");
 }
 
 HttpRequest vm_show_request(std::string_view name_or_id) {
-  return make("GET", vm_target(name_or_id));
+  return make_request("GET", vm_target(name_or_id));
 }
 
 Result<HttpRequest, UsageError> vm_create_request(const VmCreateArgs& args) {
@@ -71,29 +63,30 @@ Result<HttpRequest, UsageError> vm_create_request(const VmCreateArgs& args) {
   if (args.restart) body["restart"] = *args.restart;
   // Invalid UTF-8 (from a file or an argument) is replaced rather than thrown on; the server
   // sees U+FFFD and its validation names the field.
-  return make("POST", "/v1/vms", body.dump(-1, ' ', false, json::error_handler_t::replace));
+  return make_request("POST", "/v1/vms", body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 HttpRequest vm_delete_request(std::string_view name_or_id) {
-  return make("DELETE", vm_target(name_or_id));
+  return make_request("DELETE", vm_target(name_or_id));
 }
 
 HttpRequest host_request() {
-  return make("GET", "/v1/host");
+  return make_request("GET", "/v1/host");
 }
 
 HttpRequest token_create_request(const TokenCreateArgs& args) {
   json body = {{"name", args.name}, {"role", args.role}};
   if (args.expires_in_seconds) body["expires_in_seconds"] = *args.expires_in_seconds;
-  return make("POST", "/v1/tokens", body.dump(-1, ' ', false, json::error_handler_t::replace));
+  return make_request("POST", "/v1/tokens",
+                      body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 HttpRequest token_list_request() {
-  return make("GET", "/v1/tokens");
+  return make_request("GET", "/v1/tokens");
 }
 
 HttpRequest token_revoke_request(std::string_view id) {
-  return make("DELETE", "/v1/tokens/" + encode_path_segment(id));
+  return make_request("DELETE", "/v1/tokens/" + encode_path_segment(id));
 }
 
 HttpRequest vm_action_request(std::string_view name_or_id, std::string_view action,
@@ -102,25 +95,26 @@ HttpRequest vm_action_request(std::string_view name_or_id, std::string_view acti
   if (stop_timeout_seconds && action == "stop") {
     target += "?timeout_seconds=" + std::to_string(*stop_timeout_seconds);
   }
-  return make("POST", std::move(target));
+  return make_request("POST", std::move(target));
 }
 
 HttpRequest operation_request(std::string_view id) {
-  return make("GET", "/v1/operations/" + encode_path_segment(id));
+  return make_request("GET", "/v1/operations/" + encode_path_segment(id));
 }
 
 HttpRequest vm_stats_request(std::string_view name_or_id) {
-  return make("GET", vm_target(name_or_id) + "/stats");
+  return make_request("GET", vm_target(name_or_id) + "/stats");
 }
 
 HttpRequest console_tail_request(std::string_view name_or_id, std::optional<std::int64_t> bytes) {
   std::string target = vm_target(name_or_id) + "/console";
   if (bytes) target += "?bytes=" + std::to_string(*bytes);
-  return make("GET", std::move(target));
+  return make_request("GET", std::move(target));
 }
 
 HttpRequest console_ws_request(std::string_view name_or_id, bool read_only) {
-  return make("GET", vm_target(name_or_id) + "/console/ws" + (read_only ? "?mode=read" : ""));
+  return make_request("GET",
+                      vm_target(name_or_id) + "/console/ws" + (read_only ? "?mode=read" : ""));
 }
 
 std::string progress_bar(int percent, std::string_view kind, int width) {

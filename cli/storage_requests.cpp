@@ -9,14 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-HttpRequest make(std::string method, std::string target, std::string body = {}) {
-  HttpRequest r;
-  r.method = std::move(method);
-  r.target = std::move(target);
-  r.body = std::move(body);
-  return r;
-}
-
 std::string absolute(const std::string& path) {
   std::error_code ec;
   auto abs = std::filesystem::absolute(path, ec);
@@ -66,49 +58,50 @@ Result<std::uint64_t, UsageError> parse_size(std::string_view text) {
 HttpRequest pool_create_request(const PoolCreateArgs& a) {
   json body = {{"name", a.name}, {"type", a.type}, {"path", absolute(a.path)}};
   if (a.size_bytes) body["size_bytes"] = *a.size_bytes;
-  return make("POST", "/v1/pools", body.dump());
+  return make_request("POST", "/v1/pools", body.dump());
 }
 HttpRequest pool_list_request() {
-  return make("GET", "/v1/pools");
+  return make_request("GET", "/v1/pools");
 }
 HttpRequest pool_show_request(std::string_view name_or_id) {
-  return make("GET", target("/v1/pools", name_or_id));
+  return make_request("GET", target("/v1/pools", name_or_id));
 }
 HttpRequest pool_delete_request(std::string_view name_or_id) {
-  return make("DELETE", target("/v1/pools", name_or_id));
+  return make_request("DELETE", target("/v1/pools", name_or_id));
 }
 
 HttpRequest disk_create_request(const DiskCreateArgs& a) {
   json body = {
       {"name", a.name}, {"pool", a.pool}, {"size_bytes", a.size_bytes}, {"format", a.format}};
   if (a.backing) body["backing"] = *a.backing;
-  return make("POST", "/v1/disks", body.dump());
+  return make_request("POST", "/v1/disks", body.dump());
 }
 HttpRequest disk_list_request() {
-  return make("GET", "/v1/disks");
+  return make_request("GET", "/v1/disks");
 }
 HttpRequest disk_show_request(std::string_view name_or_id) {
-  return make("GET", target("/v1/disks", name_or_id));
+  return make_request("GET", target("/v1/disks", name_or_id));
 }
 HttpRequest disk_resize_request(std::string_view name_or_id, std::uint64_t size_bytes) {
-  return make("PATCH", target("/v1/disks", name_or_id), json{{"size_bytes", size_bytes}}.dump());
+  return make_request("PATCH", target("/v1/disks", name_or_id),
+                      json{{"size_bytes", size_bytes}}.dump());
 }
 HttpRequest disk_delete_request(std::string_view name_or_id) {
-  return make("DELETE", target("/v1/disks", name_or_id));
+  return make_request("DELETE", target("/v1/disks", name_or_id));
 }
 
 HttpRequest disk_import_request(const DiskImportArgs& a) {
   json body = {{"name", a.name}, {"pool", a.pool}, {"source_path", absolute(a.source_path)}};
   if (a.format) body["format"] = *a.format;
-  return make("POST", "/v1/disks/import", body.dump());
+  return make_request("POST", "/v1/disks/import", body.dump());
 }
 
 HttpRequest vm_disk_attach_request(std::string_view vm, std::string_view disk, bool read_only) {
-  return make("POST", target("/v1/vms", vm) + "/disks",
-              json{{"disk", std::string(disk)}, {"read_only", read_only}}.dump());
+  return make_request("POST", target("/v1/vms", vm) + "/disks",
+                      json{{"disk", std::string(disk)}, {"read_only", read_only}}.dump());
 }
 HttpRequest vm_disk_detach_request(std::string_view vm, std::string_view disk) {
-  return make("DELETE", target("/v1/vms", vm) + "/disks/" + encode_path_segment(disk));
+  return make_request("DELETE", target("/v1/vms", vm) + "/disks/" + encode_path_segment(disk));
 }
 
 }  // namespace flotilla::cli
