@@ -3,40 +3,25 @@
 #include <stdlib.h>
 
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/app.h"
+#include "tests/unit/cli/parse_argv.h"
 
 namespace flotilla::cli {
 namespace {
 
 using nlohmann::json;
 
-struct Parsed {
-  Result<Invocation, int> result;
-  std::string out, err;
-};
-
-Parsed parse(std::vector<const char*> args, const std::string& stdin_text = {}) {
-  args.insert(args.begin(), "flotilla");
-  std::istringstream in(stdin_text);
-  std::ostringstream out, err;
-  auto r = parse_args(static_cast<int>(args.size()), args.data(), in, out, err);
-  return Parsed{std::move(r), out.str(), err.str()};
-}
+using test::parse_argv;
 
 class Args : public ::testing::Test {
  protected:
-  void SetUp() override {
-    for (const char* name : {"FLOTILLA_URL", "FLOTILLA_TOKEN", "FLOTILLA_STATE_DIR"}) {
-      unsetenv(name);
-    }
-  }
+  void SetUp() override { test::unset_cli_environment(); }
   void TearDown() override { SetUp(); }
 };
 
 TEST_F(Args, VmListDefaultsToTheStateDirAndHumanOutput) {
-  auto p = parse({"vm", "list"});
+  auto p = parse_argv({"vm", "list"});
   ASSERT_TRUE(p.result.ok()) << p.err;
   EXPECT_EQ(p.result->command, Command::kVmList);
   EXPECT_EQ(p.result->request.target, "/v1/vms");
@@ -46,7 +31,7 @@ TEST_F(Args, VmListDefaultsToTheStateDirAndHumanOutput) {
 }
 
 TEST_F(Args, GlobalOptionsWorkBeforeAndAfterTheCommand) {
-  auto p = parse({"--state-dir", "/s", "vm", "show", "web-1", "--json", "--timeout", "2.5"});
+  auto p = parse_argv({"--state-dir", "/s", "vm", "show", "web-1", "--json", "--timeout", "2.5"});
   ASSERT_TRUE(p.result.ok()) << p.err;
   EXPECT_EQ(p.result->command, Command::kVmShow);
   EXPECT_EQ(p.result->request.target, "/v1/vms/web-1");
@@ -60,20 +45,20 @@ TEST_F(Args, EnvironmentSuppliesUrlTokenAndStateDirButFlagsWin) {
   setenv("FLOTILLA_URL", "http://127.0.0.1:1", 1);
   setenv("FLOTILLA_TOKEN", "flt_env", 1);
   setenv("FLOTILLA_STATE_DIR", "/env-state", 1);
-  auto p = parse({"host"});
+  auto p = parse_argv({"host"});
   ASSERT_TRUE(p.result.ok()) << p.err;
   EXPECT_EQ(p.result->connection.url, "http://127.0.0.1:1");
   EXPECT_EQ(p.result->connection.token, "flt_env");
   EXPECT_EQ(p.result->connection.state_dir, "/env-state");
-  p = parse({"--token", "flt_flag", "--url", "http://h:2", "host"});
+  p = parse_argv({"--token", "flt_flag", "--url", "http://h:2", "host"});
   ASSERT_TRUE(p.result.ok()) << p.err;
   EXPECT_EQ(p.result->connection.token, "flt_flag");
   EXPECT_EQ(p.result->connection.url, "http://h:2");
 }
 
 TEST_F(Args, VmCreateFlagsBecomeTheBody) {
-  auto p = parse({"vm", "create", "web-1", "--kernel", "/k", "--vcpus", "2", "--memory-mib", "256",
-                  "--cmdline", "console=ttyS0 quiet", "--restart", "always"});
+  auto p = parse_argv({"vm", "create", "web-1", "--kernel", "/k", "--vcpus", "2", "--memory-mib",
+                       "256", "--cmdline", "console=ttyS0 quiet", "--restart", "always"});
   ASSERT_TRUE(p.result.ok()) << p.err;
   EXPECT_EQ(p.result->command, Command::kVmCreate);
   EXPECT_EQ(p.result->request.method, "POST");
@@ -83,13 +68,14 @@ TEST_F(Args, VmCreateFlagsBecomeTheBody) {
 }
 
 TEST_F(Args, VmCreateFromStdin) {
-  auto p = parse({"vm", "create", "--from-json", "-"}, R"({"name":"s","boot":{"kernel":"/k"}})");
+  auto p =
+      parse_argv({"vm", "create", "--from-json", "-"}, R"({"name":"s","boot":{"kernel":"/k"}})");
   ASSERT_TRUE(p.result.ok()) << p.err;
   EXPECT_EQ(json::parse(p.result->request.body)["name"], "s");
 }
 
 TEST_F(Args, VmCreateFromMissingFileIsAUsageError) {
-  auto p = parse({"vm", "create", "--from-json", "/nonexistent/spec.json"});
+  auto p = parse_argv({"vm", "create", "--from-json", "/nonexistent/spec.json"});
   ASSERT_FALSE(p.result.ok());
   EXPECT_EQ(p.result.error(), kExitUsage);
   EXPECT_NE(p.err.find("error: usage: --from-json: cannot read /nonexistent/spec.json"),
@@ -98,15 +84,15 @@ TEST_F(Args, VmCreateFromMissingFileIsAUsageError) {
 }
 
 TEST_F(Args, TokenCommands) {
-  auto p = parse({"token", "create", "ci", "--role", "operator", "--expires-in", "60"});
+  auto p = parse_argv({"token", "create", "ci", "--role", "operator", "--expires-in", "60"});
   ASSERT_TRUE(p.result.ok()) << p.err;
   EXPECT_EQ(p.result->command, Command::kTokenCreate);
   EXPECT_EQ(json::parse(p.result->request.body),
             json::parse(R"({"name":"ci","role":"operator","expires_in_seconds":60})"));
-  p = parse({"token", "list"});
+  p = parse_argv({"token", "list"});
   ASSERT_TRUE(p.result.ok());
   EXPECT_EQ(p.result->request.target, "/v1/tokens");
-  p = parse({"token", "revoke", "id-1"});
+  p = parse_argv({"token", "revoke", "id-1"});
   ASSERT_TRUE(p.result.ok());
   EXPECT_EQ(p.result->request.method, "DELETE");
   EXPECT_EQ(p.result->request.target, "/v1/tokens/id-1");
@@ -124,7 +110,7 @@ TEST_F(Args, UsageErrorsExitTwo) {
            {"--timeout", "0", "host"},
            {"--bogus", "host"},
            {"host", "extra"}}) {
-    auto p = parse(args);
+    auto p = parse_argv(args);
     ASSERT_FALSE(p.result.ok()) << (args.empty() ? "" : args[0]);
     EXPECT_EQ(p.result.error(), kExitUsage);
     EXPECT_FALSE(p.err.empty());
@@ -132,11 +118,11 @@ TEST_F(Args, UsageErrorsExitTwo) {
 }
 
 TEST_F(Args, VersionAndHelpExitZero) {
-  auto p = parse({"--version"});
+  auto p = parse_argv({"--version"});
   ASSERT_FALSE(p.result.ok());
   EXPECT_EQ(p.result.error(), kExitOk);
   EXPECT_EQ(p.out.rfind("flotilla ", 0), 0u) << p.out;
-  p = parse({"vm", "create", "--help"});
+  p = parse_argv({"vm", "create", "--help"});
   ASSERT_FALSE(p.result.ok());
   EXPECT_EQ(p.result.error(), kExitOk);
   EXPECT_NE(p.out.find("--memory-mib"), std::string::npos);

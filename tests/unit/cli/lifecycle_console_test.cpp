@@ -1,31 +1,21 @@
 // Lifecycle, stats and console commands: argv → Invocation → request, the progress bar, the
 // detach key and the server's console messages.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/app.h"
 #include "cli/console.h"
 #include "cli/render.h"
 #include "cli/requests.h"
+#include "tests/unit/cli/parse_argv.h"
 
 namespace flotilla::cli {
 namespace {
 
-struct Parsed {
-  Result<Invocation, int> result;
-  std::string out, err;
-};
-
-Parsed parse(std::vector<const char*> args) {
-  for (const char* name : {"FLOTILLA_URL", "FLOTILLA_TOKEN", "FLOTILLA_STATE_DIR"}) unsetenv(name);
-  args.insert(args.begin(), "flotilla");
-  std::istringstream in;
-  std::ostringstream out, err;
-  auto r = parse_args(static_cast<int>(args.size()), args.data(), in, out, err);
-  return Parsed{std::move(r), out.str(), err.str()};
+test::ParsedArgv parse(std::vector<const char*> args) {
+  test::unset_cli_environment();
+  return test::parse_argv(std::move(args));
 }
 
 TEST(LifecycleArgs, EveryActionPostsToItsRouteAndWaitsByDefault) {

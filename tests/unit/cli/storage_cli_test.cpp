@@ -2,25 +2,18 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/app.h"
 #include "cli/render.h"
 #include "cli/storage_requests.h"
+#include "tests/unit/cli/parse_argv.h"
 
 namespace flotilla::cli {
 namespace {
 
 using nlohmann::json;
 
-Result<Invocation, int> parse(std::vector<const char*> args, std::string* err_text = nullptr) {
-  args.insert(args.begin(), "flotilla");
-  std::istringstream in;
-  std::ostringstream out, err;
-  auto r = parse_args(static_cast<int>(args.size()), args.data(), in, out, err);
-  if (err_text) *err_text = err.str();
-  return r;
-}
+using test::parse_argv;
 
 TEST(StorageCli, SizesInBytesAndBinaryUnits) {
   EXPECT_EQ(*parse_size("1048576"), 1048576u);
@@ -38,74 +31,77 @@ TEST(StorageCli, SizesInBytesAndBinaryUnits) {
 }
 
 TEST(StorageCli, PoolCommandsMapToTheApi) {
-  auto p = parse({"pool", "create", "fast", "--type", "partitioned", "--path", "/dev/vdb"});
+  auto p =
+      parse_argv({"pool", "create", "fast", "--type", "partitioned", "--path", "/dev/vdb"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->command, Command::kPoolCreate);
   EXPECT_EQ(p->request.method, "POST");
   EXPECT_EQ(p->request.target, "/v1/pools");
   EXPECT_EQ(json::parse(p->request.body),
             (json{{"name", "fast"}, {"type", "partitioned"}, {"path", "/dev/vdb"}}));
-  p = parse({"pool", "create", "f", "--type", "partitioned", "--path", "/x.img", "--size", "1G"});
+  p = parse_argv(
+          {"pool", "create", "f", "--type", "partitioned", "--path", "/x.img", "--size", "1G"})
+          .result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(json::parse(p->request.body)["size_bytes"], 1ULL << 30);
-  EXPECT_EQ(parse({"pool", "create", "f", "--type", "lvm", "--path", "/x"}).error(), kExitUsage);
-  std::string err;
-  EXPECT_EQ(parse({"pool", "create", "f", "--type", "dir", "--path", "/x", "--size", "big"}, &err)
-                .error(),
+  EXPECT_EQ(parse_argv({"pool", "create", "f", "--type", "lvm", "--path", "/x"}).result.error(),
             kExitUsage);
-  EXPECT_NE(err.find("size 'big'"), std::string::npos) << err;
-  p = parse({"pool", "list"});
+  auto bad = parse_argv({"pool", "create", "f", "--type", "dir", "--path", "/x", "--size", "big"});
+  EXPECT_EQ(bad.result.error(), kExitUsage);
+  EXPECT_NE(bad.err.find("size 'big'"), std::string::npos) << bad.err;
+  p = parse_argv({"pool", "list"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->request.target, "/v1/pools");
-  p = parse({"pool", "delete", "fast"});
+  p = parse_argv({"pool", "delete", "fast"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->request.method, "DELETE");
   EXPECT_EQ(p->request.target, "/v1/pools/fast");
 }
 
 TEST(StorageCli, DiskCommandsMapToTheApi) {
-  auto p = parse({"disk", "create", "root", "--pool", "fast", "--size", "8M"});
+  auto p = parse_argv({"disk", "create", "root", "--pool", "fast", "--size", "8M"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->command, Command::kDiskCreate);
   EXPECT_EQ(json::parse(p->request.body),
             (json{{"name", "root"}, {"pool", "fast"}, {"size_bytes", 8 << 20}, {"format", "raw"}}));
-  p = parse({"disk", "create", "o", "--pool", "f", "--size", "1G", "--format", "qcow2", "--backing",
-             "root"});
+  p = parse_argv({"disk", "create", "o", "--pool", "f", "--size", "1G", "--format", "qcow2",
+                  "--backing", "root"})
+          .result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(json::parse(p->request.body)["backing"], "root");
-  p = parse({"disk", "resize", "root", "--size", "16M"});
+  p = parse_argv({"disk", "resize", "root", "--size", "16M"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->request.method, "PATCH");
   EXPECT_EQ(p->request.target, "/v1/disks/root");
   EXPECT_EQ(json::parse(p->request.body), (json{{"size_bytes", 16 << 20}}));
-  p = parse({"disk", "import", "img", "--pool", "fast", "--source", "/srv/a.qcow2"});
+  p = parse_argv({"disk", "import", "img", "--pool", "fast", "--source", "/srv/a.qcow2"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->command, Command::kDiskImport);
   EXPECT_EQ(p->request.target, "/v1/disks/import");
   EXPECT_TRUE(p->wait);
   EXPECT_EQ(json::parse(p->request.body),
             (json{{"name", "img"}, {"pool", "fast"}, {"source_path", "/srv/a.qcow2"}}));
-  p = parse({"disk", "import", "img", "--pool", "fast", "--source", "/a", "--no-wait"});
+  p = parse_argv({"disk", "import", "img", "--pool", "fast", "--source", "/a", "--no-wait"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_FALSE(p->wait);
-  p = parse({"disk", "delete", "root"});
+  p = parse_argv({"disk", "delete", "root"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->request.method, "DELETE");
   EXPECT_EQ(p->request.target, "/v1/disks/root");
 }
 
 TEST(StorageCli, VmDiskAttachDetach) {
-  auto p = parse({"vm", "disk", "attach", "web-1", "root", "--read-only"});
+  auto p = parse_argv({"vm", "disk", "attach", "web-1", "root", "--read-only"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->command, Command::kVmDiskAttach);
   EXPECT_EQ(p->request.target, "/v1/vms/web-1/disks");
   EXPECT_EQ(json::parse(p->request.body), (json{{"disk", "root"}, {"read_only", true}}));
-  p = parse({"vm", "disk", "detach", "web-1", "root"});
+  p = parse_argv({"vm", "disk", "detach", "web-1", "root"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->request.method, "DELETE");
   EXPECT_EQ(p->request.target, "/v1/vms/web-1/disks/root");
   // The VM commands still parse.
-  p = parse({"vm", "list"});
+  p = parse_argv({"vm", "list"}).result;
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->command, Command::kVmList);
 }
