@@ -228,13 +228,17 @@ NetResult<UniqueFd> tun_set(const std::string& name, bool persist) {
 
 }  // namespace
 
-std::string tap_name(const std::string& vm_id, unsigned nic_index) {
+std::string tap_prefix(const std::string& vm_id) {
   std::string hex;
   for (char c : vm_id) {
     if (hex.size() == 8) break;
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) hex.push_back(c);
   }
-  return std::string(kTapPrefix) + hex + "-" + std::to_string(nic_index % 100);
+  return std::string(kTapPrefix) + hex + "-";
+}
+
+std::string tap_name(const std::string& vm_id, unsigned nic_index) {
+  return tap_prefix(vm_id) + std::to_string(nic_index % 100);
 }
 
 NetResult<std::vector<std::string>> remove_stale_taps(Links& links,

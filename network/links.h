@@ -67,6 +67,9 @@ class Links {
 // (at most 15 bytes, IFNAMSIZ). The prefix marks the TAPs this host's daemon owns.
 inline constexpr const char* kTapPrefix = "flt-";
 std::string tap_name(const std::string& vm_id, unsigned nic_index);
+// What every TAP name of that VM starts with: "flt-" + the first 8 hex digits of its id + "-".
+// Two VMs whose ids share those digits share their TAP names.
+std::string tap_prefix(const std::string& vm_id);
 
 // Removes every link named kTapPrefix* that is not in `keep` (TAPs left behind by guests that
 // died while the daemon was down). Returns the names removed.

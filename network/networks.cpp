@@ -3,6 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "common/uuid.h"
 #include "network/addresses.h"
 #include "network/dhcp.h"
@@ -52,6 +55,11 @@ std::string first_hex(const std::string& id, size_t n) {
     if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) hex.push_back(c);
   }
   return hex;
+}
+
+// Whether the VM's monitor may be running, and so holding its TAPs.
+bool may_hold_taps(const storage::VmRecord& vm) {
+  return vm.actual != storage::VmState::stopped && vm.actual != storage::VmState::crashed;
 }
 
 // The bridge's address as ensure_bridge wants it ("10.0.0.1/24"), or none.
@@ -144,24 +152,45 @@ struct NetworkManager::Impl {
     return {};
   }
 
-  // Expects links_mu held. Every "flt-<8 hex>-*" link of the VM.
-  std::vector<std::string> remove_taps(const std::string& vm_id) {
-    const std::string prefix = std::string(kTapPrefix) + first_hex(vm_id, 8) + "-";
+  // Expects links_mu held. Every link whose name starts with one of `prefixes`, from one listing
+  // of the host's links; a link that cannot be removed is logged and the others still go.
+  std::vector<std::string> remove_links_with_prefix(const std::set<std::string>& prefixes) {
     std::vector<std::string> removed;
+    if (prefixes.empty()) return removed;
     auto all = links.list();
     if (!all) {
-      spdlog::error("vm {}: cannot list links to remove its TAPs: {}", vm_id, all.error().message);
+      spdlog::error("cannot list links to remove TAPs: {}", all.error().message);
       return removed;
     }
     for (const LinkInfo& l : *all) {
-      if (l.name.rfind(prefix, 0) != 0) continue;
+      const bool match = std::any_of(prefixes.begin(), prefixes.end(),
+                                     [&](const std::string& p) { return l.name.rfind(p, 0) == 0; });
+      if (!match) continue;
       if (auto r = links.remove(l.name); !r) {
-        spdlog::error("vm {}: cannot remove TAP {}: {}", vm_id, l.name, r.error().message);
+        spdlog::error("cannot remove TAP {}: {}", l.name, r.error().message);
         continue;
       }
       removed.push_back(l.name);
     }
     return removed;
+  }
+
+  // Expects links_mu held. Every "flt-<8 hex>-*" link of the VM.
+  std::vector<std::string> remove_taps(const std::string& vm_id) {
+    return remove_links_with_prefix({tap_prefix(vm_id)});
+  }
+
+  // Another VM of the store whose TAP names are vm_id's (their ids share the first 8 hex digits)
+  // and whose monitor may hold them: any state but stopped and crashed, as at daemon start.
+  NetworkResult<std::optional<storage::VmRecord>> tap_name_holder(const std::string& vm_id) {
+    auto vms = store.list_vms();
+    if (!vms) return fail(from_store(vms.error()));
+    const std::string prefix = tap_prefix(vm_id);
+    for (auto& other : *vms) {
+      if (other.id == vm_id || !may_hold_taps(other) || tap_prefix(other.id) != prefix) continue;
+      return std::optional<storage::VmRecord>(std::move(other));
+    }
+    return std::optional<storage::VmRecord>();
   }
 };
 
@@ -244,6 +273,19 @@ NetworkResult<void> NetworkManager::assign_addresses(storage::VmSpec& spec,
 
 NetworkResult<std::vector<PluggedNic>> NetworkManager::plug(const storage::VmRecord& vm) {
   std::lock_guard lock(impl_->links_mu);
+  // Checked before anything is removed: the names and the TAPs by them are the other VM's.
+  auto holder = impl_->tap_name_holder(vm.id);
+  if (!holder) return fail(holder.error());
+  if (*holder) {
+    const storage::VmRecord& other = **holder;
+    return fail(error(NetworkErrc::conflict,
+                      "nics: this VM's TAP names (" + tap_prefix(vm.id) + "<n>) are those of VM '" +
+                          other.spec.name + "' (" + other.id +
+                          "), whose id starts with the same 8 hex digits and which is " +
+                          std::string(storage::to_string(other.actual)) +
+                          "; start this VM once that one is stopped",
+                      "nics"));
+  }
   std::vector<PluggedNic> out;
   auto undo = [&] { impl_->remove_taps(vm.id); };
   (void)impl_->remove_taps(vm.id);  // a TAP of an earlier run the monitor no longer holds
@@ -291,6 +333,11 @@ NetworkResult<std::vector<PluggedNic>> NetworkManager::plug(const storage::VmRec
 
 void NetworkManager::unplug(const std::string& vm_id) {
   std::lock_guard lock(impl_->links_mu);
+  if (auto holder = impl_->tap_name_holder(vm_id); holder && *holder) {
+    spdlog::warn("vm {}: TAPs {}* left alone: they are VM {}'s, which shares the names", vm_id,
+                 tap_prefix(vm_id), (*holder)->id);
+    return;
+  }
   for (const auto& tap : impl_->remove_taps(vm_id)) spdlog::debug("vm {}: removed {}", vm_id, tap);
 }
 
@@ -309,11 +356,14 @@ std::vector<std::string> NetworkManager::restore(const std::set<std::string>& ru
   }
   auto vms = impl_->store.list_vms();
   if (!vms) return removed;
+  // One listing of the links for every VM; a prefix a running VM shares is never stale.
+  std::set<std::string> held;
+  std::set<std::string> stale;
   for (const auto& vm : *vms) {
-    if (running_vm_ids.contains(vm.id)) continue;
-    for (auto& tap : impl_->remove_taps(vm.id)) removed.push_back(std::move(tap));
+    (running_vm_ids.contains(vm.id) ? held : stale).insert(tap_prefix(vm.id));
   }
-  return removed;
+  for (const auto& prefix : held) stale.erase(prefix);
+  return impl_->remove_links_with_prefix(stale);
 }
 
 std::string guest_address_args(const std::vector<PluggedNic>& nics) {

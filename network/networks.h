@@ -82,12 +82,16 @@ class NetworkManager {
   NetworkResult<void> assign_addresses(storage::VmSpec& spec, const storage::VmRecord* current);
 
   // Before a monitor starts: ensures each NIC's bridge and creates its TAP on it. On failure
-  // the TAPs made so far are removed.
+  // the TAPs made so far are removed. Refused (conflict, nothing touched) while another VM of
+  // the store whose id starts with the same 8 hex digits, so whose TAPs have the same names, is
+  // in any state but stopped or crashed.
   NetworkResult<std::vector<PluggedNic>> plug(const storage::VmRecord& vm);
-  // After a monitor ends (any way): removes the VM's TAPs. Missing TAPs are fine.
+  // After a monitor ends (any way): removes the VM's TAPs. Missing TAPs are fine; TAPs by those
+  // names that such another VM may hold are left alone.
   void unplug(const std::string& vm_id);
   // Daemon start: re-creates missing bridges (a host reboot drops them) and removes the TAPs of
-  // this store's VMs not in `running_vm_ids`. Returns the TAPs removed.
+  // this store's VMs not in `running_vm_ids` (never names a running VM shares), from one
+  // listing of the host's links. Returns the TAPs removed.
   std::vector<std::string> restore(const std::set<std::string>& running_vm_ids);
 
  private:
