@@ -1,9 +1,7 @@
 // DhcpServers: a DHCP-only dnsmasq per network, with static leases from the state store.
 #include "network/dhcp.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/spawn.h"
 #include "network/addresses.h"
 
 namespace flotilla::network {
@@ -76,36 +75,13 @@ std::vector<std::string> dnsmasq_args(const std::string& binary, const storage::
 // dnsmasq forks into the background and its first process exits 0 once it serves; anything
 // else (a bad option, the bridge without its address) is an exit status and a log line.
 NetworkResult<void> spawn(const std::vector<std::string>& args, const std::string& dir) {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   const std::string err_path = dir + "/dnsmasq.err";
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0640);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  sigset_t none;
-  sigset_t all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  char* envp[] = {nullptr};
-  pid_t pid = 0;
-  const int err = ::posix_spawn(&pid, copy[0].c_str(), &actions, &attr, argv.data(), envp);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return fail(dhcp_error("spawning dnsmasq: " + std::string(std::strerror(err))));
+  SpawnOptions options;
+  options.err.path = err_path;  // truncated: this start's complaint only
+  auto pid = spawn_detached(args, options);
+  if (!pid) return fail(dhcp_error("spawning dnsmasq: " + pid.error().message));
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
   std::ifstream in(err_path);
