@@ -45,6 +45,9 @@ struct HostInfo {
   int64_t memory_bytes = 0;
   int cgroup_version = 0;  // 1, 2, or 0 when unknown
   KvmInfo kvm;
+  // The scheduler's inventory (cores dedicated or shared, memory reserved, shared and
+  // overcommitted, per VM); null when the daemon has no scheduler.
+  nlohmann::json scheduler;
 };
 
 // Who may call a route. Each role includes the ones before it.

@@ -24,6 +24,8 @@ std::string_view to_string(ApiErrc c) {
       return "conflict";
     case ApiErrc::invalid_state:
       return "invalid_state";
+    case ApiErrc::insufficient_resources:
+      return "insufficient_resources";
     case ApiErrc::payload_too_large:
       return "payload_too_large";
     case ApiErrc::unsupported_media_type:
@@ -57,6 +59,8 @@ int http_status(ApiErrc c) {
     case ApiErrc::conflict:
       return 409;
     case ApiErrc::invalid_state:
+      return 409;
+    case ApiErrc::insufficient_resources:
       return 409;
     case ApiErrc::payload_too_large:
       return 413;

@@ -24,6 +24,8 @@ enum class ApiErrc {
   method_not_allowed,      // 405: the route exists, the method does not
   conflict,                // 409: name taken, generation mismatch
   invalid_state,           // 409: e.g. the VM is running
+  insufficient_resources,  // 409: admission refused (cores, memory, vCPUs); the message says
+                           // what is needed and what is left, `field` names the policy field
   payload_too_large,       // 413: body over the limit
   unsupported_media_type,  // 415: a body that is not application/json
   validation_failed,       // 422: well-formed JSON with a wrong field

@@ -45,6 +45,22 @@ class VmControl {
   // that is not running has nothing to change and succeeds.
   virtual ApiResult<void> apply_nic_limits(const storage::VmRecord& vm, size_t index,
                                            const storage::NicLimits& limits) = 0;
+  // The CPU and memory policy of `spec`: 422 validation_failed for one this host can never
+  // meet (more dedicated cores than it has); when `current` holds host resources (starting,
+  // running, paused), 409 insufficient_resources for a change that cannot be admitted now.
+  // Changes nothing. The default accepts everything (no scheduler).
+  virtual ApiResult<void> check_policy(const storage::VmSpec& spec,
+                                       const storage::VmRecord* current) {
+    (void)spec;
+    (void)current;
+    return {};
+  }
+  // After an update: a running VM's stored CPU policy (weight, cap, dedicated cores) goes onto
+  // the kernel at once; a VM that does not run has nothing to change.
+  virtual ApiResult<void> apply_policy(const storage::VmRecord& vm) {
+    (void)vm;
+    return {};
+  }
   // Prometheus text (HELP/TYPE + samples) for every running VM's monitor counters.
   virtual std::string metrics_text() = 0;
 };

@@ -71,7 +71,9 @@ std::string nics(const json& list) {
 std::string cpu(const json& c) {
   if (!c.is_object()) return text(c);
   std::string out = text(c, "mode");
-  out += " weight=" + text(c, "weight") + " cap=" + text(c, "cap_percent") + "%";
+  const json& cap = field(c, "cap_percent");
+  out += " weight=" + text(c, "weight") +
+         (cap.is_number() && cap.get<double>() != 0 ? " cap=" + text(cap) + "%" : " cap=none");
   const json& cores = field(c, "dedicated_cores");
   if (cores.is_number() && cores.get<double>() != 0) out += " dedicated_cores=" + text(cores);
   return out;

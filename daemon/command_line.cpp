@@ -28,6 +28,8 @@ std::optional<int> parse_command_line(int argc, char** argv, ConfigOverrides& ou
   add_opt(app, "--log-level", out.log_level, "trace|debug|info|warn|error|critical|off");
   add_opt(app, "--vmm-binary", out.vmm_binary,
           "flotilla-vmm to run guests with (default: beside flotillad, or build/vmm/)");
+  add_opt(app, "--cgroup-root", out.cgroup_root,
+          "cgroup folder the VMs' groups go under (default flotilla; scheduler.cgroup_root)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

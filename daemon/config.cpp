@@ -74,6 +74,33 @@ std::optional<ConfigError> apply_tls(const json& t, DaemonConfig& c) {
   return std::nullopt;
 }
 
+std::optional<ConfigError> apply_scheduler(const json& t, DaemonConfig& c) {
+  if (!t.is_object()) return err("scheduler: must be an object");
+  for (const auto& [key, v] : t.items()) {
+    const std::string k = "scheduler." + key;
+    std::optional<ConfigError> e;
+    if (key == "cgroup_root") {
+      e = read_str(v, k, c.cgroup_root);
+    } else if (key == "root_weight") {
+      e = read_int(v, k, 0, 10000, c.cgroup_root_weight);
+    } else if (key == "memory_overcommit_ratio") {
+      if (!v.is_number() || v.get<double>() < 1.0 || v.get<double>() > 100.0) {
+        e = err(k + ": must be a number from 1 to 100");
+      } else {
+        c.memory_overcommit_ratio = v.get<double>();
+      }
+    } else if (key == "memory_limit_mib") {
+      e = read_int(v, k, 0, int64_t{1} << 30, c.memory_limit_mib);
+    } else if (key == "min_shared_cores") {
+      e = read_int(v, k, 1, 4096, c.min_shared_cores);
+    } else {
+      e = err(k + ": unknown key");
+    }
+    if (e) return e;
+  }
+  return std::nullopt;
+}
+
 std::optional<ConfigError> apply_key(const std::string& key, const json& v, DaemonConfig& c) {
   if (key == "state_dir") return read_str(v, key, c.state_dir);
   if (key == "unix_socket") return read_str(v, key, c.unix_socket);
@@ -93,6 +120,7 @@ std::optional<ConfigError> apply_key(const std::string& key, const json& v, Daem
   }
   if (key == "tls") return apply_tls(v, c);
   if (key == "http") return apply_http(v, c);
+  if (key == "scheduler") return apply_scheduler(v, c);
   return err(key + ": unknown key");
 }
 
@@ -101,6 +129,10 @@ std::optional<ConfigError> check(const DaemonConfig& c) {
     return err("tls: cert and key must be set together");
   }
   if (c.state_dir.empty()) return err("state_dir: must not be empty");
+  if (c.cgroup_root.empty() || c.cgroup_root[0] == '.' ||
+      c.cgroup_root.find('/') != std::string::npos) {
+    return err("scheduler.cgroup_root: must be one folder name (no '/', not starting with '.')");
+  }
   return std::nullopt;
 }
 
@@ -160,6 +192,7 @@ Result<DaemonConfig, ConfigError> load_config(const ConfigOverrides& o) {
   if (o.tls_cert) c.tls_cert = *o.tls_cert;
   if (o.tls_key) c.tls_key = *o.tls_key;
   if (o.vmm_binary) c.vmm_binary = *o.vmm_binary;
+  if (o.cgroup_root) c.cgroup_root = *o.cgroup_root;
   if (o.log_level) {
     if (!is_log_level(*o.log_level)) return fail(err("--log-level: unknown level"));
     c.log_level = *o.log_level;

@@ -33,6 +33,14 @@ struct DaemonConfig {
   uint32_t header_limit_bytes = 16 * 1024;
   int drain_timeout_ms = 10000;
   std::string vmm_binary;  // "" → flotilla-vmm beside flotillad, or in the build tree's vmm/
+  // "scheduler": {...} (scheduler/README.md): the cgroup folder VMs go under, the weight of that
+  // folder against the host's other tasks (v2 scale, 100 = one nice-0 task), the memory
+  // overcommit ratio for shared memory and the cores never dedicated.
+  std::string cgroup_root = "flotilla";
+  uint32_t cgroup_root_weight = 1000;
+  double memory_overcommit_ratio = 1.5;
+  uint32_t min_shared_cores = 1;
+  uint64_t memory_limit_mib = 0;  // RAM VMs may have in all; 0 = MemTotal minus the host's share
 
   std::string resolved_vmm_binary() const;
 
@@ -50,6 +58,7 @@ struct ConfigOverrides {
   std::optional<std::string> tls_key;
   std::optional<std::string> log_level;
   std::optional<std::string> vmm_binary;
+  std::optional<std::string> cgroup_root;
 };
 
 // Parses the JSON config text (unknown keys, wrong types and bad values are errors).

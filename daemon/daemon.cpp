@@ -14,8 +14,11 @@
 #include "daemon/host_facts.h"
 #include "daemon/logging.h"
 #include "daemon/operations.h"
+#include "daemon/scheduling.h"
 #include "daemon/state_files.h"
 #include "daemon/supervisor.h"
+#include "daemon/supervisor/control_client.h"
+#include "daemon/supervisor/monitor_process.h"
 #include "daemon/systemd_notify.h"
 #include "network/networks.h"
 #include "storage/pools/pools.h"
@@ -143,6 +146,22 @@ void restore_networks(storage::StateStore& store, network::NetworkManager& netwo
   }
 }
 
+SchedulingOptions scheduling_options(const DaemonConfig& cfg, uint32_t max_vcpus) {
+  SchedulingOptions o;
+  o.cgroup_root = cfg.cgroup_root;
+  o.root_weight = cfg.cgroup_root_weight;
+  o.overcommit_ratio = cfg.memory_overcommit_ratio;
+  o.min_shared_cores = cfg.min_shared_cores;
+  o.memory_limit_bytes = cfg.memory_limit_mib << 20;
+  o.max_vcpus = max_vcpus;
+  o.monitor_stats = [dir = cfg.state_dir](const std::string& vm_id) {
+    const auto paths = supervisor::monitor_paths(dir, vm_id);
+    auto r = supervisor::control_call(paths.control_socket, {{"cmd", "stats"}}, 500);
+    return r && (*r)["stats"].is_object() ? (*r)["stats"] : nlohmann::json();
+  };
+  return o;
+}
+
 int fatal(const std::string& what) {
   spdlog::critical("{}", what);
   return 1;
@@ -181,11 +200,21 @@ int run_daemon(const ConfigOverrides& overrides) {
   const std::string id = *host_id;
   SupervisorOptions sup_options = supervisor_options(cfg, id);
   sup_options.networks = networks->get();
+  auto scheduling = Scheduling::create(scheduling_options(cfg, sup_options.max_vcpus));
+  sup_options.scheduling = scheduling.get();
   auto supervisor = Supervisor::create(**store, operations, std::move(sup_options));
   if (!supervisor) return fatal(supervisor.error().message);
   (*supervisor)->recover();
   restore_networks(**store, **networks);
-  api::ApiDeps deps{store->get(), [id] { return collect_host_info(id); }, {}, supervisor->get()};
+  Scheduling* sched = scheduling.get();
+  api::ApiDeps deps{store->get(),
+                    [id, sched] {
+                      api::HostInfo h = collect_host_info(id);
+                      h.scheduler = sched->inventory_json();
+                      return h;
+                    },
+                    {},
+                    supervisor->get()};
   deps.pools = &pools;
   deps.networks = networks->get();
   deps.submit_operation = [&operations](const std::string& kind, const std::string& target,
@@ -212,6 +241,7 @@ int run_daemon(const ConfigOverrides& overrides) {
   (*server)->shutdown();
   operations.stop();
   (*supervisor)->stop();  // the monitors keep running; the next flotillad re-attaches
+  scheduling->stop();     // their cgroups stay: the next flotillad adopts them
   spdlog::info("stopped");
   return 0;
 }

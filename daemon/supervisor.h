@@ -23,6 +23,8 @@ class NetworkManager;
 
 namespace flotilla::daemon {
 
+class Scheduling;
+
 struct SupervisorOptions {
   std::string state_dir;
   std::string vmm_binary;          // flotilla-vmm
@@ -38,6 +40,9 @@ struct SupervisorOptions {
   // Bridges and TAPs for VMs with NICs (not owned; outlives the supervisor). Null: a VM with
   // NICs cannot start (422).
   network::NetworkManager* networks = nullptr;
+  // Admission, CPU placement and accounting (not owned; outlives the supervisor). Null: every
+  // VM starts with the kernel's defaults and no policy is checked.
+  Scheduling* scheduling = nullptr;
 };
 
 class Supervisor : public api::VmControl {

@@ -15,7 +15,8 @@ double seconds(uint64_t ns) {
 }
 
 std::string labels(std::string_view id, std::string_view name, std::string_view extra = {}) {
-  std::string out = "{vm=\"" + std::string(id) + "\",name=\"" + std::string(name) + "\"";
+  // The daemon's other flotilla_vm_* series label a VM as vm="<name>",id="<id>": the same here.
+  std::string out = "{vm=\"" + std::string(name) + "\",id=\"" + std::string(id) + "\"";
   if (!extra.empty()) out += "," + std::string(extra);
   return out + "}";
 }

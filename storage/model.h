@@ -20,6 +20,7 @@ struct BootSource {
   std::string kernel;   // host path of a PVH ELF (probe guest, vmlinux)
   std::string initrd;   // optional, empty if none
   std::string cmdline;  // at most kMaxCmdline bytes
+  bool operator==(const BootSource&) const = default;
 };
 inline constexpr size_t kMaxCmdline = 2048;
 
@@ -27,6 +28,7 @@ struct DiskAttachment {
   std::string path;  // host path of the image; for a pool disk, its file or its pool's device
   bool read_only = false;
   std::string disk_id = {};  // a pool disk (POST /v1/vms/{vm}/disks), or "" for a path-only disk
+  bool operator==(const DiskAttachment&) const = default;
 };
 
 // Token-bucket limits of one NIC (0 = unlimited). rx: host → guest, tx: guest → host.
@@ -44,6 +46,7 @@ struct NicAttachment {
   std::string network_id = {};  // the network (schema 6); "" only in rows older than networks
   std::string ip = {};          // IPv4 leased from the network's range ("10.0.0.5"), or ""
   NicLimits limits = {};
+  bool operator==(const NicAttachment&) const = default;
 };
 
 enum class CpuMode { timeshare, partition };
@@ -52,11 +55,13 @@ struct CpuPolicy {
   uint32_t weight = 100;         // timeshare: relative share, 1..10000
   uint32_t cap_percent = 0;      // timeshare: 0 = no cap, else percent of one host core
   uint32_t dedicated_cores = 0;  // partition: number of host cores
+  bool operator==(const CpuPolicy&) const = default;
 };
 
 enum class MemoryMode { shared, reserved };
 struct MemoryPolicy {
   MemoryMode mode = MemoryMode::shared;
+  bool operator==(const MemoryPolicy&) const = default;
 };
 
 enum class RestartPolicy { never, on_crash, always };
@@ -72,6 +77,7 @@ struct VmSpec {
   CpuPolicy cpu;
   MemoryPolicy memory;
   RestartPolicy restart = RestartPolicy::never;
+  bool operator==(const VmSpec&) const = default;
 };
 
 struct VmRecord {

@@ -57,7 +57,8 @@ class StateStore {
   virtual StoreResult<VmRecord> get_vm_by_name(const std::string& name) = 0;
   virtual StoreResult<std::vector<VmRecord>> list_vms() = 0;
   // Replaces the spec; if expected_generation is set and differs, conflict (checked first);
-  // refused with invalid_state unless the VM is stopped or crashed.
+  // refused with invalid_state unless the VM is stopped or crashed, or only `cpu` changes (the
+  // scheduler applies a CPU policy to a running VM live).
   virtual StoreResult<VmRecord> update_vm(const std::string& id, const VmSpec& spec,
                                           std::optional<uint64_t> expected_generation) = 0;
   // Moves actual state; refused with invalid_state unless valid_transition(actual, to).

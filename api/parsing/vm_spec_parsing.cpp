@@ -190,7 +190,16 @@ Status apply_cpu(const Json& v, storage::CpuPolicy& cpu) {
     FLT_RETURN_IF_ERROR(read_u32(*it, "cpu.weight", 1, kMaxWeight, cpu.weight));
   }
   if (auto it = v.find("cap_percent"); it != v.end()) {
-    FLT_RETURN_IF_ERROR(read_u32(*it, "cpu.cap_percent", 0, kMaxCapPercent, cpu.cap_percent));
+    // null removes the cap; a cap of 0 % would never let the VM run, so it is refused.
+    if (it->is_null()) {
+      cpu.cap_percent = 0;
+    } else if (it->is_number_integer() && it->get<int64_t>() == 0) {
+      return invalid("cpu.cap_percent",
+                     "must be from 1 to 100 x vcpus percent of one host core; null (or leaving "
+                     "it out) means no cap");
+    } else {
+      FLT_RETURN_IF_ERROR(read_u32(*it, "cpu.cap_percent", 1, kMaxCapPercent, cpu.cap_percent));
+    }
   }
   if (auto it = v.find("dedicated_cores"); it != v.end()) {
     FLT_RETURN_IF_ERROR(
@@ -242,6 +251,13 @@ Status apply_fields(const Json& body, VmSpec& spec) {
 Status check_spec(const VmSpec& spec) {
   if (spec.cpu.mode == storage::CpuMode::partition && spec.cpu.dedicated_cores == 0) {
     return invalid("cpu.dedicated_cores", "must be at least 1 in partition mode");
+  }
+  // A cap is percent of one host core for the whole VM: more than 100 per vCPU cannot be used.
+  if (spec.cpu.cap_percent > 100 * spec.vcpus) {
+    return invalid("cpu.cap_percent", "must be at most 100 x vcpus (" +
+                                          std::to_string(100 * spec.vcpus) + " for " +
+                                          std::to_string(spec.vcpus) + " vCPUs); got " +
+                                          std::to_string(spec.cpu.cap_percent));
   }
   return std::nullopt;
 }

@@ -29,7 +29,8 @@ ApiResult<ApiResponse> get_host(RequestContext& ctx) {
                              {"cores", h.cores},
                              {"memory_bytes", h.memory_bytes},
                              {"cgroup_version", h.cgroup_version},
-                             {"kvm", kvm_to_json(h.kvm)}});
+                             {"kvm", kvm_to_json(h.kvm)},
+                             {"scheduler", h.scheduler}});
 }
 
 }  // namespace

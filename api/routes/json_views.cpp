@@ -108,7 +108,7 @@ json vm_to_json(const storage::VmRecord& vm) {
       {"cpu",
        {{"mode", cpu_mode(s.cpu.mode)},
         {"weight", s.cpu.weight},
-        {"cap_percent", s.cpu.cap_percent},
+        {"cap_percent", s.cpu.cap_percent == 0 ? json(nullptr) : json(s.cpu.cap_percent)},
         {"dedicated_cores", s.cpu.dedicated_cores}}},
       {"memory", {{"mode", memory_mode(s.memory.mode)}}},
       {"restart", restart(s.restart)},

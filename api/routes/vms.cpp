@@ -40,6 +40,9 @@ ApiResult<ApiResponse> create_vm(RequestContext& ctx) {
   auto spec = parse_vm_create(ctx.request.body);
   if (!spec) return fail(spec.error());
   ctx.audit_target = spec->name;
+  if (ctx.deps.vms) {
+    if (auto ok = ctx.deps.vms->check_policy(*spec, nullptr); !ok) return fail(ok.error());
+  }
   auto lease = lease_nics(ctx, *spec, nullptr);
   if (!lease) return fail(lease.error());
   auto vm = ctx.deps.store->create_vm(*spec);
@@ -69,6 +72,9 @@ ApiResult<ApiResponse> update_vm(RequestContext& ctx) {
   ctx.audit_target = vm->id;
   auto spec = apply_vm_patch(vm->spec, ctx.request.body);
   if (!spec) return fail(spec.error());
+  if (ctx.deps.vms) {
+    if (auto ok = ctx.deps.vms->check_policy(*spec, &*vm); !ok) return fail(ok.error());
+  }
   auto lease = lease_nics(ctx, *spec, &*vm);
   if (!lease) return fail(lease.error());
   auto updated = ctx.deps.store->update_vm(vm->id, *spec, *generation);
@@ -79,6 +85,14 @@ ApiResult<ApiResponse> update_vm(RequestContext& ctx) {
       return fail(api_error(ApiErrc::conflict, "name: '" + spec->name + "' is taken", "name"));
     }
     return fail(from_store(updated.error()));
+  }
+  if (ctx.deps.vms && spec->cpu != vm->spec.cpu) {
+    // Checked above; refused here only if another VM took the cores in between.
+    if (auto ok = ctx.deps.vms->apply_policy(*updated); !ok) {
+      auto e = ok.error();
+      e.message = "stored, but the running VM keeps its previous CPU policy: " + e.message;
+      return fail(std::move(e));
+    }
   }
   return vm_response(200, *updated);
 }

@@ -165,6 +165,7 @@ std::string monitor_config_json(const storage::VmRecord& vm, const MonitorPaths&
       {"rng", true},
   };
   if (with_exit_record) j["exit_file"] = paths.exit_record;
+  if (vm.spec.memory.mode == storage::MemoryMode::reserved) j["lock_memory"] = true;
   if (!disks.empty()) {
     nlohmann::json list = nlohmann::json::array();
     for (const MonitorDisk& d : disks) {

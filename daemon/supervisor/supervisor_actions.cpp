@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "daemon/scheduling.h"
 #include "daemon/supervisor/control_client.h"
 #include "daemon/supervisor/supervisor_impl.h"
 #include "storage/image/block_image.h"
@@ -185,13 +186,20 @@ SupervisorImpl::Outcome SupervisorImpl::start(const EntryPtr& e) {
   }
   if (e->monitor) return fail(api_error(ApiErrc::invalid_state, "a monitor still runs for it"));
   if (auto ok = check_definition(*vm); !ok) return fail(ok.error());
+  if (opt_.scheduling != nullptr) {
+    if (auto ok = opt_.scheduling->admit(*vm); !ok) return fail(ok.error());
+  }
   ++e->restart_epoch;
   e->stop_requested = false;
   e->crash_streak = 0;
   auto starting = store_.record_vm_state(vm->id, VmState::starting, "");
-  if (!starting) return fail(api_error(ApiErrc::internal, starting.error().message));
+  if (!starting) {
+    release_resources(vm->id);
+    return fail(api_error(ApiErrc::internal, starting.error().message));
+  }
   (void)store_.set_vm_desired_state(vm->id, VmState::running);
   if (auto r = launch(e, *starting); !r) {
+    release_resources(vm->id);
     (void)store_.record_vm_state(vm->id, VmState::stopped, "cannot start: " + r.error().message);
     return fail(api_error(ApiErrc::internal, "cannot start the monitor: " + r.error().message));
   }
@@ -308,6 +316,9 @@ std::string SupervisorImpl::reboot_and_wait(const EntryPtr& e, uint64_t run,
       auto vm = store_.get_vm(e->vm_id);
       if (vm && vm->actual == VmState::paused)
         (void)store_.set_vm_state(e->vm_id, VmState::running);
+      // New vCPU threads: pinned again at once (the accounting thread would within its interval).
+      if (opt_.scheduling != nullptr && e->monitor)
+        opt_.scheduling->placed(e->vm_id, e->monitor->pid);
       return "";
     }
   }
@@ -358,6 +369,7 @@ api::ApiResult<nlohmann::json> SupervisorImpl::stats(const storage::VmRecord& vm
   if (!r) return fail(monitor_error("stats failed", r.error()));
   nlohmann::json out = (*r)["stats"];
   out["monitor_pid"] = id->pid;
+  if (opt_.scheduling != nullptr) out["scheduler"] = opt_.scheduling->accounting_json(vm.id);
   out["uptime_seconds"] =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count() /
       1000.0;
@@ -378,6 +390,18 @@ api::ApiResult<void> SupervisorImpl::apply_nic_limits(const storage::VmRecord& v
                               r.error()));
   }
   return {};
+}
+
+api::ApiResult<void> SupervisorImpl::check_policy(const storage::VmSpec& spec,
+                                                  const storage::VmRecord* current) {
+  if (opt_.scheduling == nullptr) return {};
+  if (current == nullptr) return opt_.scheduling->validate(spec);
+  return opt_.scheduling->check_change(*current, spec);
+}
+
+api::ApiResult<void> SupervisorImpl::apply_policy(const storage::VmRecord& vm) {
+  if (opt_.scheduling == nullptr) return {};
+  return opt_.scheduling->change(vm);
 }
 
 api::ApiResult<std::string> SupervisorImpl::control_socket(const storage::VmRecord& vm) {

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "daemon/scheduling.h"
 #include "daemon/supervisor/control_client.h"
 #include "network/networks.h"
 
@@ -82,6 +83,10 @@ Result<MonitorDevices, SimpleError> SupervisorImpl::plug_devices(const storage::
 
 void SupervisorImpl::unplug(const std::string& vm_id) {
   if (opt_.networks) opt_.networks->unplug(vm_id);
+}
+
+void SupervisorImpl::release_resources(const std::string& vm_id) {
+  if (opt_.scheduling != nullptr) opt_.scheduling->release(vm_id);
 }
 
 Result<void, SimpleError> SupervisorImpl::launch(const EntryPtr& e, const storage::VmRecord& vm) {
@@ -157,6 +162,7 @@ void SupervisorImpl::on_exit(const EntryPtr& e, uint64_t run) {
   ::unlink(e->paths.control_socket.c_str());
   ::unlink(e->paths.runtime.c_str());
   unplug(e->vm_id);  // the TAPs go with the monitor, however it ended
+  release_resources(e->vm_id);
   e->changed.notify_all();
   auto vm = store_.get_vm(e->vm_id);
   if (!vm) return;  // deleted meanwhile
@@ -223,9 +229,21 @@ void SupervisorImpl::restart_now(const EntryPtr& e, uint64_t epoch) {
   auto vm = store_.get_vm(e->vm_id);
   if (!vm || vm->desired != VmState::running) return;
   if (vm->actual != VmState::crashed && vm->actual != VmState::stopped) return;
+  if (opt_.scheduling != nullptr) {
+    if (auto ok = opt_.scheduling->admit(*vm); !ok) {
+      // Its cores or memory went to another VM meanwhile: try again after the next back-off.
+      spdlog::warn("vm {} ({}): restart refused: {}", vm->spec.name, vm->id, ok.error().message);
+      schedule_restart(e, *vm);
+      return;
+    }
+  }
   auto moved = store_.record_vm_state(e->vm_id, VmState::starting, "");
-  if (!moved) return;
+  if (!moved) {
+    release_resources(e->vm_id);
+    return;
+  }
   if (auto r = launch(e, *moved); !r) {
+    release_resources(e->vm_id);
     settle(*e, VmState::crashed, "restart failed: " + r.error().message);
     return;
   }
@@ -267,6 +285,7 @@ std::string SupervisorImpl::wait_ready(const EntryPtr& e, uint64_t run,
     auto r = store_.record_vm_state(e->vm_id, VmState::running, "");
     if (!r) return "cannot record running: " + r.error().message;
   }
+  if (opt_.scheduling != nullptr) opt_.scheduling->placed(e->vm_id, e->monitor->pid);
   return "";
 }
 
@@ -304,6 +323,7 @@ void SupervisorImpl::recover() {
       auto pidfd = open_pidfd(rt->pid);
       if (pidfd && is_alive(*rt)) {
         attach(e, *rt, std::move(*pidfd), false);
+        if (opt_.scheduling != nullptr) opt_.scheduling->adopt(vm, rt->pid);
         auto status = control_call(e->paths.control_socket, {{"cmd", "status"}}, 1000);
         const std::string state = status ? (*status)["state"].get<std::string>() : "";
         if (state == "paused" && vm.actual == VmState::running) {
@@ -347,6 +367,11 @@ void SupervisorImpl::recover() {
     }
     auto now = store_.get_vm(vm.id);
     if (now && wants_restart(*now, x.clean)) schedule_restart(e, *now);
+  }
+  if (opt_.scheduling != nullptr) {
+    std::vector<std::string> ids;
+    for (const auto& vm : *vms) ids.push_back(vm.id);
+    opt_.scheduling->finish_recovery(ids);
   }
 }
 

@@ -49,6 +49,9 @@ class SupervisorImpl final : public Supervisor {
   api::ApiResult<std::string> control_socket(const storage::VmRecord& vm) override;
   api::ApiResult<void> apply_nic_limits(const storage::VmRecord& vm, size_t index,
                                         const storage::NicLimits& limits) override;
+  api::ApiResult<void> check_policy(const storage::VmSpec& spec,
+                                    const storage::VmRecord* current) override;
+  api::ApiResult<void> apply_policy(const storage::VmRecord& vm) override;
   std::string metrics_text() override;
   void recover() override;
   void stop() override;
@@ -94,6 +97,8 @@ class SupervisorImpl final : public Supervisor {
   // The VM's disks, and its NICs plugged into their bridges (TAPs made: unplug() on failure).
   Result<MonitorDevices, SimpleError> plug_devices(const storage::VmRecord& vm);
   void unplug(const std::string& vm_id);
+  // The VM's host cores and memory go back to the scheduler (its cgroup is removed).
+  void release_resources(const std::string& vm_id);
 
   storage::StateStore& store_;
   OperationRunner& ops_;

@@ -1,6 +1,7 @@
 // Per-VM monitor counters in Prometheus text format, for /metrics.
 #include <sstream>
 
+#include "daemon/scheduling.h"
 #include "daemon/supervisor/control_client.h"
 #include "daemon/supervisor/supervisor_impl.h"
 
@@ -151,6 +152,7 @@ std::string SupervisorImpl::metrics_text() {
     append_nic_samples(vm, s, nic_packets.samples, nic_bytes.samples, nic_drops.samples);
   }
   std::ostringstream out;
+  if (opt_.scheduling != nullptr) out << opt_.scheduling->metrics_text();
   for (Family* f : {&exits, &resident, &memory, &reboots, &console, &vcpus, &disk_ops, &disk_bytes,
                     &disk_errors, &nic_packets, &nic_bytes, &nic_drops}) {
     out << "# HELP " << f->name << ' ' << f->help << "\n# TYPE " << f->name << ' ' << f->type

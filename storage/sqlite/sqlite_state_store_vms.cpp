@@ -26,6 +26,13 @@ StoreError not_at_rest(const VmRecord& vm, const char* action) {
                                                   "; it must be stopped or crashed to " + action};
 }
 
+// The CPU policy is the one part of a definition a running VM takes at once (the scheduler
+// re-applies it); everything else waits for a stop.
+bool only_live_changes(const VmSpec& current, VmSpec next) {
+  next.cpu = current.cpu;
+  return next == current;
+}
+
 // Runs a one-row VM select (parameters already bound) and loads the children.
 StoreResult<VmRecord> one_vm(SqliteDb& db, Query& q, const std::string& what) {
   auto row = q.step();
@@ -141,7 +148,13 @@ StoreResult<VmRecord> SqliteStateStore::update_vm(const std::string& id, const V
                                                     std::to_string(current->generation) + ", not " +
                                                     std::to_string(*expected_generation)});
   }
-  if (!is_at_rest(current->actual)) return fail(not_at_rest(*current, "change its definition"));
+  if (!is_at_rest(current->actual) && !only_live_changes(current->spec, spec)) {
+    return fail(StoreError{StoreErrc::invalid_state,
+                           "VM '" + current->spec.name + "' is " +
+                               std::string(to_string(current->actual)) +
+                               "; only its cpu policy can change while it runs (stop it to "
+                               "change the rest of its definition)"});
+  }
   auto updated = apply_vm_update(*current, spec);
   if (!updated) return updated;
   if (auto r = txn->commit(); !r) return fail(r.error());

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -51,11 +53,39 @@ void kill_monitors_under(const std::string& state_dir) {
   }
 }
 
+// The test daemon's cgroup folders in every hierarchy (v1 controllers and the v2 mount): VM
+// groups first, then the root. A killed monitor leaves its group a moment later, so each rmdir
+// is retried briefly.
+void remove_cgroup_root(const std::string& root) {
+  if (root.empty()) return;
+  for (const char* h : {"cpu", "cpuacct", "cpuset", "unified", ""}) {
+    const fs::path dir = fs::path("/sys/fs/cgroup") / h / root;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    std::vector<fs::path> groups;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.is_directory(ec)) groups.push_back(e.path());
+    }
+    groups.push_back(dir);
+    for (const auto& g : groups) {
+      for (int i = 0; i < 100 && ::rmdir(g.c_str()) != 0 && errno == EBUSY; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+}
+
+std::string unique_cgroup_root() {
+  static std::atomic<int> counter{0};
+  return "flotilla-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
 }  // namespace
 
 FlotilladProcess::~FlotilladProcess() {
   if (running()) kill_hard();
   if (tmp_) kill_monitors_under(state_dir());
+  remove_cgroup_root(cgroup_root_);
 }
 
 std::string FlotilladProcess::state_dir() const {
@@ -89,6 +119,8 @@ Result<std::unique_ptr<FlotilladProcess>, SimpleError> FlotilladProcess::start(
   std::unique_ptr<FlotilladProcess> p(new FlotilladProcess());
   p->options_ = std::move(options);
   p->tmp_ = std::make_unique<TempDir>("flotillad-test");
+  p->cgroup_root_ = unique_cgroup_root();
+  p->options_.extra_args.insert(p->options_.extra_args.begin(), {"--cgroup-root", p->cgroup_root_});
   if (auto r = p->launch(); !r) return fail(r.error());
   return p;
 }

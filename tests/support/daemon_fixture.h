@@ -65,6 +65,9 @@ class FlotilladProcess {
   std::string unix_socket_path() const;                         // <state>/run/flotillad.sock
   std::string db_path() const;                                  // <state>/flotilla.db
   const std::string& work_dir() const { return tmp_->path(); }  // holds state/, logs, config
+  // The cgroup folder this daemon puts its VMs under (--cgroup-root): one per test daemon, so
+  // parallel tests never share or remove each other's groups; removed by the destructor.
+  const std::string& cgroup_root() const { return cgroup_root_; }
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
 
@@ -85,6 +88,7 @@ class FlotilladProcess {
 
   DaemonOptions options_;
   std::unique_ptr<TempDir> tmp_;
+  std::string cgroup_root_;
   pid_t pid_ = -1;
   UniqueFd stdout_;
   uint16_t port_ = 0;

@@ -96,6 +96,13 @@ GuestMemoryView GuestMemory::view() const {
   return GuestMemoryView(std::move(regions));
 }
 
+VmmResult<void> GuestMemory::lock() {
+  if (::mlock(base_, layout_.ram_bytes) != 0) {
+    return vmm_errno(VmmErrc::kMemory, "mlock guest memory (reserved)");
+  }
+  return {};
+}
+
 uint64_t GuestMemory::resident_bytes() const {
   if (base_ == nullptr) return 0;
   const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));

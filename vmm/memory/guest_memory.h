@@ -46,6 +46,10 @@ class GuestMemory {
   RamBacking backing() const {
     return memfd_.valid() ? RamBacking::kMemfd : RamBacking::kAnonymous;
   }
+  // Prefaults every page of guest RAM and locks it in host memory (mlock): reserved memory that
+  // is never swapped, reclaimed or faulted in later. Fails with ENOMEM/EAGAIN when the host
+  // cannot spare it or RLIMIT_MEMLOCK forbids it (root has no limit).
+  VmmResult<void> lock();
   // Bytes of guest RAM that are resident (touched), from mincore() over the mapping.
   uint64_t resident_bytes() const;
 

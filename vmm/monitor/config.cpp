@@ -108,6 +108,8 @@ VmmResult<void> apply_key(const std::string& key, const nlohmann::json& v, VmCon
     c.on_reset = *r;
   } else if (key == "rng") {
     c.rng = v.get<bool>();
+  } else if (key == "lock_memory") {
+    c.lock_memory = v.get<bool>();
   } else if (key == "disks") {
     if (!v.is_array()) return config_error("disks must be an array");
     std::vector<DiskConfig> disks;
@@ -209,6 +211,7 @@ VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* cons
   app.add_option("--exit-file", flags.exit_file, "write the exit record (JSON) here on exit");
   app.add_option("--on-reset", on_reset, "reboot|exit");
   app.add_flag("--rng", flags.rng, "add a virtio-rng device");
+  app.add_flag("--lock-memory", flags.lock_memory, "prefault and mlock guest RAM (reserved)");
   std::vector<std::string> disk_flags;
   app.add_option("--disk", disk_flags,
                  "virtio-blk disk PATH[,format=raw|qcow2][,ro][,serial=ID][,direct] (repeatable)")
@@ -244,6 +247,7 @@ VmmResult<std::optional<VmConfig>> parse_command_line(int argc, const char* cons
   if (app.count("--console-log")) c.console_log = flags.console_log;
   if (app.count("--exit-file")) c.exit_file = flags.exit_file;
   if (app.count("--rng")) c.rng = flags.rng;
+  if (app.count("--lock-memory")) c.lock_memory = flags.lock_memory;
   if (!disk_flags.empty()) {  // the flags' list replaces the file's
     c.disks.clear();
     for (const std::string& text : disk_flags) {

@@ -42,7 +42,10 @@ struct VmConfig {
   std::string console_log;     // "" = none
   std::string exit_file;       // "" = none: the exit record (exit_record.h)
   OnReset on_reset = OnReset::kReboot;
-  bool rng = false;               // virtio-rng in slot 0
+  bool rng = false;  // virtio-rng in slot 0
+  // Reserved memory (scheduler policy `memory.mode: reserved`): guest RAM is prefaulted and
+  // mlock()ed before the guest runs, so the host never swaps or reclaims it.
+  bool lock_memory = false;
   std::vector<DiskConfig> disks;  // virtio-blk, in the slots after the rng
   std::vector<NicConfig> nics;    // virtio-net, in the slots after the disks
 };

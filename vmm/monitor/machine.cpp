@@ -26,6 +26,9 @@ VmmResult<std::unique_ptr<Machine>> Machine::create(const Kvm& kvm, const VmConf
   if (!vm) return fail(vm.error());
   auto memory = GuestMemory::create(config.memory_mib * layout::kMiB);
   if (!memory) return fail(memory.error());
+  if (config.lock_memory) {
+    if (auto r = memory->lock(); !r) return fail(r.error());
+  }
   std::unique_ptr<Machine> m(
       new Machine(config, console, loop, std::move(*vm), std::move(*memory)));
   // From here on ~Machine unwinds whatever step failed.

@@ -33,7 +33,7 @@ class CacheTest : public ::testing::Test {
     auto store = storage::StateStore::open({db_path(), 5000, "host-1"});
     ASSERT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(store).value();
-    api_ = Api::create({store_.get(), [] { return HostInfo{"h", "id", 2, 1 << 30, 2, {}}; },
+    api_ = Api::create({store_.get(), [] { return HostInfo{"h", "id", 2, 1 << 30, 2, {}, nullptr}; },
                         [this] { return now_ms_.load(); }});
     admin_ = token(Role::admin);
   }

@@ -81,6 +81,10 @@ std::vector<Case> create_cases() {
       bad(vm(R"("cpu":{"weight":0})"), V, "cpu.weight"),
       bad(vm(R"("cpu":{"weight":10001})"), V, "cpu.weight"),
       bad(vm(R"("cpu":{"cap_percent":6401})"), V, "cpu.cap_percent"),
+      bad(vm(R"("cpu":{"weight":-1})"), V, "cpu.weight"),
+      bad(vm(R"("cpu":{"cap_percent":0})"), V, "cpu.cap_percent"),
+      bad(vm(R"("cpu":{"cap_percent":-5})"), V, "cpu.cap_percent"),
+      bad(vm(R"("vcpus":2,"cpu":{"cap_percent":201})"), V, "cpu.cap_percent"),
       bad(vm(R"("cpu":{"dedicated_cores":1025})"), V, "cpu.dedicated_cores"),
       bad(vm(R"("cpu":{"mode":"partition"})"), V, "cpu.dedicated_cores"),
       bad(vm(R"("memory":{"mode":"huge"})"), V, "memory.mode"),
@@ -153,6 +157,10 @@ TEST(Validation, PatchMergesObjectsAndReplacesArrays) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().field, "id");
   EXPECT_FALSE(apply_vm_patch(*base, R"({"boot":{"kernel":""}})").ok());
+  auto uncapped = apply_vm_patch(*r, R"({"cpu":{"cap_percent":null}})");
+  ASSERT_TRUE(uncapped.ok()) << uncapped.error().message;
+  EXPECT_EQ(uncapped->cpu.cap_percent, 0u);  // null removes the cap
+  EXPECT_EQ(uncapped->cpu.weight, 5u);       // the rest of cpu stays
 }
 
 TEST(Validation, TokenTable) {

@@ -36,7 +36,7 @@ TEST(Render, VmShowListsEveryField) {
   for (const char* line :
        {"name:           web-1\n", "memory:         128 MiB\n", "initrd:         -\n",
         "disks:          /d.img (ro)\n", "nics:           default\n",
-        "cpu:            timeshare weight=100 cap=0%\n", "generation:     1\n"}) {
+        "cpu:            timeshare weight=100 cap=none\n", "generation:     1\n"}) {
     EXPECT_NE(s.find(line), std::string::npos) << line << "\nin:\n" << s;
   }
 }

@@ -88,12 +88,12 @@ TEST(Accounting, RatesOverAnInterval) {
   EXPECT_DOUBLE_EQ(j["exits_per_second"]["io"].get<double>(), 2000.0);
   std::string m = metrics_header();
   append_metrics(m, "id1", "web", acc);
-  EXPECT_NE(m.find("flotilla_vm_cpu_seconds_total{vm=\"id1\",name=\"web\"} 2.5"), std::string::npos)
+  EXPECT_NE(m.find("flotilla_vm_cpu_seconds_total{vm=\"web\",id=\"id1\"} 2.5"), std::string::npos)
       << m;
-  EXPECT_NE(m.find("flotilla_vm_vcpu_wait_seconds_total{vm=\"id1\",name=\"web\",vcpu=\"0\"} 0.5"),
+  EXPECT_NE(m.find("flotilla_vm_vcpu_wait_seconds_total{vm=\"web\",id=\"id1\",vcpu=\"0\"} 0.5"),
             std::string::npos)
       << m;
-  EXPECT_NE(m.find("flotilla_vm_exits_per_second{vm=\"id1\",name=\"web\",reason=\"io\"} 2000"),
+  EXPECT_NE(m.find("flotilla_vm_exits_per_second{vm=\"web\",id=\"id1\",reason=\"io\"} 2000"),
             std::string::npos)
       << m;
 }

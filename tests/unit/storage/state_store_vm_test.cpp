@@ -179,6 +179,18 @@ TEST_F(VmStoreTest, UpdateRefusedWhileRunning) {
   EXPECT_EQ(r.error().code, StoreErrc::invalid_state);
   EXPECT_NE(r.error().message.find("running"), std::string::npos);
   EXPECT_EQ(store_->get_vm(vm->id)->spec.name, "web-1");
+  // The CPU policy alone may change while it runs (the scheduler applies it live).
+  auto live = store_->get_vm(vm->id)->spec;
+  live.cpu.weight = 700;
+  live.cpu.cap_percent = 40;
+  auto changed = store_->update_vm(vm->id, live, std::nullopt);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  EXPECT_EQ(changed->spec.cpu.weight, 700u);
+  live.memory_mib += 64;  // with anything else: refused, nothing changes
+  auto mixed = store_->update_vm(vm->id, live, std::nullopt);
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_EQ(mixed.error().code, StoreErrc::invalid_state);
+  EXPECT_EQ(store_->get_vm(vm->id)->spec.memory_mib, changed->spec.memory_mib);
   // Crashed counts as at rest: the definition may be fixed before a restart.
   ASSERT_TRUE(store_->set_vm_state(vm->id, VmState::crashed).ok());
   EXPECT_TRUE(store_->update_vm(vm->id, sample_spec("web-9"), std::nullopt).ok());
