@@ -45,7 +45,8 @@ enum class Command {
   kNetworkList,
   kNetworkShow,
   kNetworkDelete,
-  kVmNic,  // nic attach, detach, limits: the VM comes back
+  kVmNic,     // nic attach, detach, limits: the VM comes back
+  kVmPolicy,  // vm policy: the VM comes back
 };
 
 struct Invocation {

@@ -6,6 +6,7 @@
 
 #include "cli/app.h"
 #include "cli/network_args.h"
+#include "cli/policy.h"
 #include "cli/requests.h"
 #include "cli/storage_args.h"
 
@@ -62,6 +63,7 @@ struct Subcommands {
   CLI::Option* stop_timeout;
   CLI::App *vm_stats, *console;
   CLI::Option* tail;
+  PolicyFlags create_policy;
 };
 
 Subcommands add_commands(CLI::App& app, Values& v) {
@@ -80,6 +82,7 @@ Subcommands add_commands(CLI::App& app, Values& v) {
   s.initrd = c->add_option("--initrd", v.initrd, "Initrd path");
   s.restart = c->add_option("--restart", v.restart, "Restart policy: never|on-crash|always");
   s.from_json = c->add_option("--from-json", v.from_json, "Create body from FILE, or - for stdin");
+  s.create_policy.add_to(*c);
   s.vm_delete = vm->add_subcommand("delete", "Delete a stopped VM");
   s.vm_delete->add_option("vm", v.subject, "VM name or id")->required();
   for (size_t i = 0; i < std::size(kActions); ++i) {
@@ -143,6 +146,7 @@ Result<HttpRequest, UsageError> create_request(const Subcommands& s, const Value
   a.restart = given(s.restart, v.restart);
   a.vcpus = given(s.vcpus, v.vcpus);
   a.memory_mib = given(s.memory, v.memory_mib);
+  a.policy = s.create_policy.args();
   if (s.from_json->count() > 0) {
     auto text = read_input(v.from_json, in);
     if (!text) return fail(text.error());
@@ -153,7 +157,8 @@ Result<HttpRequest, UsageError> create_request(const Subcommands& s, const Value
 
 // Maps the parsed subcommand to its request.
 Result<Invocation, UsageError> build(const Subcommands& s, const StorageCommands& storage,
-                                     const NetworkCommands& networks, Values& v, std::istream& in) {
+                                     const NetworkCommands& networks,
+                                     const PolicyCommands& policies, Values& v, std::istream& in) {
   Invocation inv;
   inv.json = v.json;
   inv.subject = v.subject;
@@ -166,6 +171,9 @@ Result<Invocation, UsageError> build(const Subcommands& s, const StorageCommands
   auto networked = build_network(networks, inv);
   if (!networked) return fail(networked.error());
   if (*networked) return inv;
+  auto policy = build_policy(policies, inv);
+  if (!policy) return fail(policy.error());
+  if (*policy) return inv;
   inv.subject = v.subject;
   if (s.vm_list->parsed()) {
     inv.command = Command::kVmList, inv.request = vm_list_request();
@@ -231,13 +239,14 @@ Result<Invocation, int> parse_args(int argc, const char* const* argv, std::istre
   Subcommands subcommands = add_commands(app, values);
   StorageCommandsPtr storage = add_storage_commands(app, *app.get_subcommand("vm"));
   NetworkCommandsPtr networks = add_network_commands(app, *app.get_subcommand("vm"));
+  auto policies = add_policy_commands(*app.get_subcommand("vm"));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e, out, err);
     return fail(code == 0 ? kExitOk : kExitUsage);
   }
-  auto inv = build(subcommands, *storage, *networks, values, in);
+  auto inv = build(subcommands, *storage, *networks, *policies, values, in);
   if (!inv) {
     err << "error: usage: " << inv.error().message << "\n";
     return fail(kExitUsage);

@@ -82,6 +82,7 @@ std::string render(const Invocation& inv, const json& body) {
     case Command::kVmDiskAttach:
     case Command::kVmDiskDetach:
     case Command::kVmNic:
+    case Command::kVmPolicy:
       return render_vm(body);
     case Command::kNetworkCreate:
     case Command::kNetworkShow:

@@ -1,6 +1,7 @@
 #include "cli/render.h"
 
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/table.h"
@@ -148,6 +149,53 @@ std::string render_vm(const json& vm) {
   });
 }
 
+namespace {
+
+const json& array_of(const json& v) {
+  static const json empty_array = json::array();
+  return v.is_array() ? v : empty_array;
+}
+
+// [0, 1] → "0, 1".
+std::string core_list(const json& cores) {
+  std::string out;
+  for (const auto& c : array_of(cores)) out += (out.empty() ? "" : ", ") + text(c);
+  return out.empty() ? "none" : out;
+}
+
+std::string bytes_of(const json& j, const char* key) {
+  const json& v = field(j, key);
+  return v.is_number_unsigned() ? format_bytes(v.get<std::uint64_t>()) : text(v);
+}
+
+// The scheduler's inventory under /v1/host: who holds which core and how much memory.
+void add_scheduler_pairs(const json& sched, Pairs& pairs) {
+  if (!sched.is_object()) return;
+  std::map<std::string, std::string> names;
+  for (const auto& vm : array_of(field(sched, "vms"))) names[text(vm, "id")] = text(vm, "name");
+  std::string dedicated;
+  for (const auto& c : array_of(field(sched, "cores"))) {
+    if (text(c, "use") != "dedicated") continue;
+    const std::string id = text(c, "vm");
+    dedicated += (dedicated.empty() ? "" : ", ") + text(c, "core") + " → " +
+                 (names.count(id) ? names[id] : id);
+  }
+  const json& mem = field(sched, "memory");
+  pairs.emplace_back("scheduler", "cgroup " + text(sched, "cgroup_version") + " under " +
+                                      text(sched, "cgroup_root") +
+                                      (text(sched, "enforced") == "yes" ? "" : " (not enforced)"));
+  pairs.emplace_back("shared_cores", core_list(field(sched, "shared_cores")));
+  pairs.emplace_back("dedicated_cores", dedicated.empty() ? "none" : dedicated);
+  pairs.emplace_back("memory_reserved", bytes_of(mem, "reserved_bytes") + " (" +
+                                            bytes_of(mem, "reserved_available_bytes") + " free)");
+  pairs.emplace_back("memory_shared", bytes_of(mem, "shared_bytes") + " of " +
+                                          bytes_of(mem, "shared_capacity_bytes") + " (overcommit " +
+                                          text(mem, "overcommit_ratio") + ")");
+  pairs.emplace_back("vms_holding", std::to_string(array_of(field(sched, "vms")).size()));
+}
+
+}  // namespace
+
 std::string render_host(const json& host) {
   const json& kvm = field(host, "kvm");
   const json& mem = field(host, "memory_bytes");
@@ -164,6 +212,7 @@ std::string render_host(const json& host) {
       {"kvm_missing", capabilities(field(kvm, "capabilities"), false)},
   };
   if (text(kvm, "error") != "-") pairs.emplace_back("kvm_error", text(kvm, "error"));
+  add_scheduler_pairs(field(host, "scheduler"), pairs);
   return render_key_values(pairs);
 }
 

@@ -61,6 +61,7 @@ Result<HttpRequest, UsageError> vm_create_request(const VmCreateArgs& args) {
   if (args.initrd) set_nested(body, "boot", "initrd", absolute(*args.initrd));
   if (args.cmdline) set_nested(body, "boot", "cmdline", *args.cmdline);
   if (args.restart) body["restart"] = *args.restart;
+  if (auto r = apply_policy(args.policy, body); !r) return fail(r.error());
   // Invalid UTF-8 (from a file or an argument) is replaced rather than thrown on; the server
   // sees U+FFFD and its validation names the field.
   return make_request("POST", "/v1/vms", body.dump(-1, ' ', false, json::error_handler_t::replace));

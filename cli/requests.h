@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,22 @@ struct UsageError {
   std::string message;
 };
 
+// CPU and memory policy flags (cli/policy.cpp): merged into a create body, or PATCHed alone
+// (`vm policy`; the daemon applies a changed cpu policy to a running VM at once).
+struct PolicyArgs {
+  std::optional<std::string> cpu_mode;  // timeshare | partition
+  std::optional<std::int64_t> weight;
+  std::optional<std::string> cap;  // percent of one host core, or "none"
+  std::optional<std::int64_t> dedicated_cores;
+  std::optional<std::string> memory_mode;  // shared | reserved
+  bool empty() const { return !cpu_mode && !weight && !cap && !dedicated_cores && !memory_mode; }
+};
+// {"cpu":{"mode","weight","cap_percent","dedicated_cores"},"memory":{"mode"}} merged into body;
+// a cap that is neither a number nor "none" is a usage error.
+Result<void, UsageError> apply_policy(const PolicyArgs& args, nlohmann::json& body);
+// PATCH /v1/vms/{vm} with the policy only; at least one flag is needed.
+Result<HttpRequest, UsageError> vm_policy_request(std::string_view vm, const PolicyArgs& args);
+
 struct VmCreateArgs {
   std::optional<std::string> name;
   std::optional<std::string> kernel;
@@ -24,6 +41,7 @@ struct VmCreateArgs {
   std::optional<std::string> restart;
   std::optional<std::int64_t> vcpus;
   std::optional<std::int64_t> memory_mib;
+  PolicyArgs policy;  // --cpu-mode, --weight, --cap, --dedicated-cores, --memory-mode
   // The text of --from-json (file or stdin): a create body that the flags above override.
   std::optional<std::string> from_json;
 };
