@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -15,6 +14,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "common/spawn.h"
 
 namespace flotilla::daemon::supervisor {
 
@@ -199,37 +200,14 @@ Result<MonitorIdentity, SimpleError> spawn_monitor(const std::string& vmm_binary
   ::unlink(paths.exit_record.c_str());
   ::unlink(paths.control_socket.c_str());  // a stale socket from a run that crashed
 
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   // The console goes to console_log (and the control socket); stdout would only repeat it.
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, paths.monitor_log.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0640);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  sigset_t none;
-  sigset_t all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);  // the daemon ignores SIGPIPE; the monitor must not
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<std::string> args = {vmm_binary, "--config", paths.config};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  char* envp[] = {nullptr};
-  pid_t pid = 0;
-  const int err = ::posix_spawn(&pid, vmm_binary.c_str(), &actions, &attr, argv.data(), envp);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return fail(sys_error("spawn " + vmm_binary, err));
+  SpawnOptions spawn;
+  spawn.err = {paths.monitor_log, true};
+  auto pid = spawn_detached({vmm_binary, "--config", paths.config}, spawn);
+  if (!pid) return fail(sys_error("spawn " + vmm_binary, pid.error().code));
 
-  MonitorIdentity id{pid, 0};
-  auto ticks = process_start_ticks(pid);
+  MonitorIdentity id{*pid, 0};
+  auto ticks = process_start_ticks(*pid);
   id.start_ticks = ticks.value_or(0);
   if (auto r = write_runtime(paths.runtime, id); !r) return fail(r.error());
   return id;
