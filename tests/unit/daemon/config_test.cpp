@@ -55,6 +55,41 @@ TEST(Config, Rejects) {
   EXPECT_NE(e.error().message.find("http.threads"), std::string::npos);
 }
 
+TEST(Config, SchedulerSection) {
+  auto d = parse_config_json("{}");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->cgroup_root, "flotilla");
+  EXPECT_EQ(d->cgroup_root_weight, 1000u);
+  EXPECT_EQ(d->memory_overcommit_ratio, 1.5);
+  EXPECT_EQ(d->memory_limit_mib, 0u);
+  EXPECT_EQ(d->min_shared_cores, 1u);
+  auto c = parse_config_json(R"({"scheduler":{"cgroup_root":"fleet","root_weight":200,
+    "memory_overcommit_ratio":2.5,"memory_limit_mib":4096,"min_shared_cores":2}})");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->cgroup_root, "fleet");
+  EXPECT_EQ(c->cgroup_root_weight, 200u);
+  EXPECT_EQ(c->memory_overcommit_ratio, 2.5);
+  EXPECT_EQ(c->memory_limit_mib, 4096u);
+  EXPECT_EQ(c->min_shared_cores, 2u);
+  for (const char* bad :
+       {R"({"scheduler":{"cgroup_root":"a/b"}})", R"({"scheduler":{"cgroup_root":".."}})",
+        R"({"scheduler":{"cgroup_root":""}})", R"({"scheduler":{"root_weight":10001}})",
+        R"({"scheduler":{"memory_overcommit_ratio":0.5}})",
+        R"({"scheduler":{"min_shared_cores":0}})", R"({"scheduler":{"speed":1}})",
+        R"({"scheduler":[]})"}) {
+    auto r = parse_config_json(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("scheduler"), std::string::npos) << r.error().message;
+  }
+  ConfigOverrides o;
+  o.cgroup_root = "from-flag";
+  auto f = load_config(o);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_EQ(f->cgroup_root, "from-flag");
+  o.cgroup_root = "../escape";
+  EXPECT_FALSE(load_config(o).ok());
+}
+
 TEST(Config, CommandLineOverridesFile) {
   char path[] = "/tmp/flotilla-config-XXXXXX";
   const int fd = mkstemp(path);
