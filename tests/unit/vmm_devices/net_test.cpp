@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -237,11 +238,15 @@ TEST_F(NetTest, FramesWaitForBuffersInsteadOfBeingLost) {
   EXPECT_EQ(h.net->metrics().rx_packets, 5u);
 }
 
-// RX wake-up moderation: a burst makes the device take the next frames after a pause instead
-// of on each arrival, and the TAP is watched again once the burst is over (one-shot re-arm).
-// Whatever the timing, no frame may be left waiting in the TAP.
-TEST_F(NetTest, BurstsAndLoneFramesAfterThemAllArrive) {
+// The TAP is watched one-shot and re-armed after each drain; with coalescing on, a burst makes
+// the device take the next frames after a pause instead of on each arrival. Either way no
+// frame may be left waiting in the TAP once a burst is over.
+class NetRxWatchTest : public NetTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(NetRxWatchTest, BurstsAndLoneFramesAfterThemAllArrive) {
+  ::setenv("FLOTILLA_NET_RX_COALESCE_US", GetParam(), 1);  // read by VirtioNet::create
   NetHarness h;
+  ::unsetenv("FLOTILLA_NET_RX_COALESCE_US");
   h.bring_up(kVersion1 | kMac);
   for (uint16_t i = 0; i < 32; ++i) h.post_rx(i, 1526);
   uint16_t sent = 0;
@@ -259,6 +264,7 @@ TEST_F(NetTest, BurstsAndLoneFramesAfterThemAllArrive) {
   }
   EXPECT_EQ(h.net->metrics().rx_packets, sent);
 }
+INSTANTIATE_TEST_SUITE_P(Coalescing, NetRxWatchTest, ::testing::Values("0", "50"));
 
 // A driver that sleeps on a full transmit ring leaves its avail flags clear (the test driver
 // does): the device must interrupt once it has sent what was there.

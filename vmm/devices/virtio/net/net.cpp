@@ -519,10 +519,8 @@ bool VirtioNet::process_rx() {
   } else if (healthy && frames >= kBudget) {
     interrupt_->kick_queue(kRxQueue);
   } else if (healthy && drained) {
-    // A burst is on (this pass found several frames): let the next frames gather in the TAP
-    // for a moment and take them in one wake-up, instead of being woken for each one (every
-    // wake-up here is a context switch that also preempts the sender on a busy host). A lone
-    // frame (ping, ARP) re-arms the TAP at once, so latency is untouched.
+    // With coalescing on (see the header) and a burst on, let the next frames gather in the
+    // TAP and take them in one wake-up; otherwise (and for a lone frame) re-arm at once.
     if (coalesce_.count() > 0 && frames >= coalesce_min_frames_) {
       itimerspec spec{};
       spec.it_value.tv_nsec = static_cast<long>(
