@@ -2,19 +2,23 @@
 """bench/net: probe guests on our virtio-net beside QEMU's, and the host's own limit.
 
 In a network namespace of its own (the script re-runs itself under `unshare --net`), one bridge
-with host address 10.99.0.1/24 and two TAPs (vnet_hdr, txqueuelen 4096). For each frame size
-(64, 512, 1500 bytes, Ethernet header included) and each implementation:
+with host address 10.99.0.1/24 and four TAPs (vnet_hdr, txqueuelen 4096): a pair of guests per
+implementation, all four booted for a round (an idle probe halts). For each frame size (64, 512,
+1500 bytes, Ethernet header included) and each implementation:
   guest→guest  guest A `net send` COUNT numbered frames to guest B's MAC while B runs
                `net recv`; frames/s and Gbit/s are what B received (first to last frame),
                loss = sent - received.
   guest→host   guest A sends to the bridge's MAC; bench/net/veth_frames --recv counts them on
-               the bridge.
+               the bridge (a TPACKET_V3 ring, timed by the kernel's arrival stamps: a sink that
+               is not woken per frame, so the row measures the sender's path).
   ping         guest A `net ping` guest B, 50 echoes: average round trip.
 Implementations: flotilla-vmm --nic (ours) and qemu-system-x86_64 -M microvm with
 -netdev tap,vhost=off + virtio-net-device (/dev/vhost-net is absent here). The limit:
 veth_frames SIZE COUNT, two host processes exchanging the same frames over a veth pair with
-packet sockets (one send/recv per frame). Medians of --runs rounds; the implementations' order
-alternates between rounds. Writes bench/net/RESULTS.md unless --no-write.
+packet sockets (one send/recv per frame). Each row runs for one implementation right after the
+other (order alternating row by row and round by round), so the host's load, which swings 2-3x
+within seconds on a shared host, hits both alike. Medians of --runs rounds. Writes
+bench/net/RESULTS.md unless --no-write.
 """
 import argparse
 import os
@@ -33,8 +37,13 @@ PING_RE = re.compile(rb"net ping ip=\S+ sent=(\d+) received=(\d+) rtt_min_us=(\d
 HOST_RE = re.compile(r"host recv received=(\d+) ms=(\d+) frames_per_s=(\d+) gbit_per_s=([\d.]+)")
 VETH_RE = re.compile(r"veth size=(\d+) sent=(\d+) received=(\d+) lost=(\d+) ms=(\d+) "
                      r"frames_per_s=(\d+) gbit_per_s=([\d.]+)")
-MAC_A, MAC_B = "02:f1:0a:00:99:0a", "02:f1:0a:00:99:0b"
-IP_A, IP_B = "10.99.0.2/24", "10.99.0.3/24"
+# Each implementation's pair: (tap, MAC, address) for guest A and guest B.
+PAIRS = {
+    "ours": (("flt-ba-0", "02:f1:0a:00:99:0a", "10.99.0.2/24"),
+             ("flt-bb-0", "02:f1:0a:00:99:0b", "10.99.0.3/24")),
+    "qemu": (("flt-bc-0", "02:f1:0a:00:99:1a", "10.99.0.4/24"),
+             ("flt-bd-0", "02:f1:0a:00:99:1b", "10.99.0.5/24")),
+}
 
 
 class GuestError(RuntimeError):
@@ -44,22 +53,25 @@ class GuestError(RuntimeError):
 class Guest:
     """A monitor process with the probe's console on stdin/stdout."""
 
-    def __init__(self, argv):
+    def __init__(self, argv, name=""):
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
         self.buf = b""
+        self.name = name
 
     def until(self, needle, timeout):
         deadline = time.monotonic() + timeout
         while needle not in self.buf:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
-                raise GuestError("timeout waiting for %r: %r" % (needle, self.buf[-300:]))
+                raise GuestError("%s: timeout waiting for %r: %r" % (self.name, needle,
+                                                                    self.buf[-300:]))
             data = os.read(self.p.stdout.fileno(), 65536)
             if not data:
                 self.p.wait()
                 err = self.p.stderr.read().decode(errors="replace").strip()
-                raise GuestError("monitor exited (%s): %s" % (self.p.returncode, err[-400:]))
+                raise GuestError("%s: monitor exited (%s): %s" % (self.name, self.p.returncode,
+                                                                  err[-400:]))
             self.buf += data
         i = self.buf.index(needle) + len(needle)
         out, self.buf = self.buf[:i], self.buf[i:]
@@ -91,7 +103,7 @@ def setup_network():
     sh("ip", "link", "add", "fltbr0", "type", "bridge")
     sh("ip", "addr", "add", "10.99.0.1/24", "dev", "fltbr0")
     sh("ip", "link", "set", "fltbr0", "up")
-    for tap in ("flt-ba-0", "flt-bb-0"):
+    for tap in [g[0] for pair in PAIRS.values() for g in pair]:
         sh("ip", "tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr")
         sh("ip", "link", "set", tap, "txqueuelen", "4096", "master", "fltbr0", "up")
     shown = subprocess.run(["ip", "-o", "link", "show", "fltbr0"], capture_output=True,
@@ -115,37 +127,57 @@ def qemu_argv(a, tap, mac, ip):
             "-device", "virtio-net-device,netdev=n0,mac=%s" % mac]
 
 
-def run_impl(a, make_argv, bridge_mac):
-    """Boots two guests; returns {("g2g"|"g2h", size): (fps, gbit, loss), ("ping",): us}."""
-    ga = Guest(make_argv(a, "flt-ba-0", MAC_A, IP_A))
-    gb = Guest(make_argv(a, "flt-bb-0", MAC_B, IP_B))
-    out = {}
+def run_round(a, order, bridge_mac):
+    """Boots both implementations' pairs (idle probes halt), then runs each row for one
+    implementation right after the other (the order alternating row by row), so a change in
+    the host's load hits both alike. Returns {impl: {("g2g"|"g2h", size): (fps, gbit, loss),
+    ("ping",): us}}."""
+    argv = {"ours": ours_argv, "qemu": qemu_argv}
+    guests = {}
+    out = {name: {} for name in order}
     try:
-        for g in (ga, gb):
-            g.until(b"flotilla-probe ready", 30)
-            g.until(b"probe> ", 30)
-        ga.command("net ping 10.99.0.3 3")  # ARP warm-up
+        for name in order:
+            guests[name] = [Guest(argv[name](a, *g), "%s guest %s" % (name, "AB"[i]))
+                            for i, g in enumerate(PAIRS[name])]
+        for name in order:
+            for g in guests[name]:
+                g.until(b"flotilla-probe ready", 30)
+                g.until(b"probe> ", 30)
+            ga, gb = guests[name]
+            ga.command("net ping %s 3" % PAIRS[name][1][2].split("/")[0])  # ARP warm-up
+        row = 0
         for size in SIZES:
-            gb.send("net recv %d 5" % a.count)
-            time.sleep(0.3)
-            ga.command("net send %s %d %d" % (MAC_B, a.count, size))
-            m = RECV_RE.search(gb.until(b"probe> ", 60))
-            if not m:
-                raise GuestError("no net recv line")
-            fps = int(m.group(6))
-            out[("g2g", size)] = (fps, fps * size * 8 / 1e9, int(m.group(2)))
-            host = subprocess.Popen([a.veth, "--recv", "fltbr0", str(a.count), "3"],
-                                    stdout=subprocess.PIPE, text=True)
-            host.stdout.readline()  # "host recv ready"
-            ga.command("net send %s %d %d" % (bridge_mac, a.count, size))
-            m = HOST_RE.search(host.communicate(timeout=60)[0])
-            received = int(m.group(1))
-            out[("g2h", size)] = (int(m.group(3)), float(m.group(4)), a.count - received)
-        m = PING_RE.search(ga.command("net ping 10.99.0.3 50"))
-        out[("ping",)] = int(m.group(4)) if m else None
+            for kind in ("g2g", "g2h"):
+                names = order if row % 2 == 0 else list(reversed(order))
+                row += 1
+                for name in names:
+                    ga, gb = guests[name]
+                    if kind == "g2g":
+                        gb.send("net recv %d 5" % a.count)
+                        time.sleep(0.3)
+                        ga.command("net send %s %d %d" % (PAIRS[name][1][1], a.count, size))
+                        m = RECV_RE.search(gb.until(b"probe> ", 60))
+                        if not m:
+                            raise GuestError("no net recv line")
+                        fps = int(m.group(6))
+                        out[name][("g2g", size)] = (fps, fps * size * 8 / 1e9, int(m.group(2)))
+                        continue
+                    host = subprocess.Popen([a.veth, "--recv", "fltbr0", str(a.count), "3"],
+                                            stdout=subprocess.PIPE, text=True)
+                    host.stdout.readline()  # "host recv ready"
+                    ga.command("net send %s %d %d" % (bridge_mac, a.count, size))
+                    m = HOST_RE.search(host.communicate(timeout=60)[0])
+                    received = int(m.group(1))
+                    out[name][("g2h", size)] = (int(m.group(3)), float(m.group(4)),
+                                                a.count - received)
+        for name in order:
+            ga, gb = guests[name]
+            m = PING_RE.search(ga.command("net ping %s 50" % PAIRS[name][1][2].split("/")[0]))
+            out[name][("ping",)] = int(m.group(4)) if m else None
     finally:
-        ga.stop()
-        gb.stop()
+        for pair in guests.values():
+            for g in pair:
+                g.stop()
     return out
 
 
@@ -188,13 +220,13 @@ def main():
         if not os.path.exists(path):
             sys.exit("missing %s (build first: cmake --build build)" % path)
     bridge_mac = setup_network()
-    impls = [("ours", ours_argv), ("qemu", qemu_argv)]
     results = {"ours": [], "qemu": [], "host": []}
     round_lines = []
     for r in range(a.runs):
-        order = impls if r % 2 == 0 else list(reversed(impls))
-        for name, make_argv in order:
-            results[name].append(run_impl(a, make_argv, bridge_mac))
+        order = ["ours", "qemu"] if r % 2 == 0 else ["qemu", "ours"]
+        got_round = run_round(a, order, bridge_mac)
+        for name in order:
+            results[name].append(got_round[name])
             got = results[name][-1]
             round_lines.append("round %d %s: %s ping=%s" % (r + 1, name, " ".join(
                 "%s%d=%d" % (k, n, got[(k, n)][0]) for k in ("g2g", "g2h") for n in SIZES),
@@ -206,8 +238,17 @@ def main():
     def med(name, key, i):
         return median([run[key][i] if run.get(key) else None for run in results[name]])
 
-    lines = ["| row | host veth (limit) | flotilla-vmm | QEMU (vhost off) | ours/QEMU | ours/host |",
-             "|---|---|---|---|---|---|"]
+    def ahead(key, lower_is_better=False):
+        """Rounds in which ours beat QEMU on this row, of the rounds both measured."""
+        pairs = [(o.get(key), q.get(key)) for o, q in zip(results["ours"], results["qemu"])]
+        pairs = [(o if isinstance(o, int) else o[0], q if isinstance(q, int) else q[0])
+                 for o, q in pairs if o is not None and q is not None]
+        won = sum(1 for o, q in pairs if (o < q if lower_is_better else o > q))
+        return "%d/%d" % (won, len(pairs))
+
+    lines = ["| row | host veth (limit) | flotilla-vmm | QEMU (vhost off) | ours/QEMU | "
+             "ours ahead in (rounds) | ours/host |",
+             "|---|---|---|---|---|---|---|"]
     for kind, label in (("g2g", "guest→guest"), ("g2h", "guest→host")):
         for size in SIZES:
             host = median([run[size][0] for run in results["host"]])
@@ -216,14 +257,16 @@ def main():
             loss_o = med("ours", (kind, size), 2)
             loss_q = med("qemu", (kind, size), 2)
             lines.append("| %s %d B frames/s (Gbit/s; lost of %d) | %d (%.3f) | %d (%.3f; %d) | "
-                         "%d (%.3f; %d) | %.2f | %.2f |" % (
+                         "%d (%.3f; %d) | %.2f | %s | %.2f |" % (
                              label, size, a.count, host, host * size * 8 / 1e9, ours,
                              ours * size * 8 / 1e9, loss_o, qemu, qemu * size * 8 / 1e9, loss_q,
-                             ours / qemu if qemu else 0, ours / host if host else 0))
+                             ours / qemu if qemu else 0, ahead((kind, size)),
+                             ours / host if host else 0))
     ping_o = median([run[("ping",)] for run in results["ours"]])
     ping_q = median([run[("ping",)] for run in results["qemu"]])
-    lines.append("| ping guest→guest, average µs (lower is better) | - | %s | %s | %s | - |" % (
-        ping_o, ping_q, "%.2f" % (ping_q / ping_o) if ping_o and ping_q else "-"))
+    lines.append("| ping guest→guest, average µs (lower is better) | - | %s | %s | %s | %s | - |" % (
+        ping_o, ping_q, "%.2f" % (ping_q / ping_o) if ping_o and ping_q else "-",
+        ahead(("ping",), lower_is_better=True)))
     load = open("/proc/loadavg").read().split()[0]
     text = "\n".join(lines) + (
         "\n\nMedians of %d rounds, %d frames per row, load average %s at the end. ours/QEMU is "

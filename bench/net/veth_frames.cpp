@@ -9,6 +9,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,27 +85,61 @@ int receive(const char* ifname, uint32_t count, int write_fd) {
 // `veth_frames --recv IFNAME COUNT SECONDS`: counts test frames arriving on IFNAME (in the
 // caller's namespace) until COUNT or SECONDS of silence; prints `host recv received=<n>
 // ms=<n> frames_per_s=<n> gbit_per_s=<x.yyy>` (first to last frame). bench/net's guest→host row.
+// A sink, not a peer: it takes frames from a TPACKET_V3 ring in blocks (woken once per block or
+// per millisecond, never per frame) and times them by the kernel's arrival stamps, so what the
+// row measures is the sender's path, not this process's per-frame wake-ups (which, woken on the
+// sender's core, preempted the sending thread and capped every monitor at the same rate).
 int receive_only(const char* ifname, uint32_t count, int seconds) {
   const int fd = packet_socket(ifname);
   if (fd < 0) {
     std::perror("packet socket");
     return 1;
   }
+  int version = TPACKET_V3;
+  tpacket_req3 req{};
+  req.tp_block_size = 1 << 20;
+  req.tp_block_nr = 32;
+  req.tp_frame_size = 2048;
+  req.tp_frame_nr = req.tp_block_size / req.tp_frame_size * req.tp_block_nr;
+  req.tp_retire_blk_tov = 1;  // ms: a partly filled block is handed over after this
+  if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) != 0 ||
+      setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0) {
+    std::perror("PACKET_RX_RING");
+    return 1;
+  }
+  const size_t ring_bytes = static_cast<size_t>(req.tp_block_size) * req.tp_block_nr;
+  void* mapped = mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mapped == MAP_FAILED) {
+    std::perror("mmap(PACKET_RX_RING)");
+    return 1;
+  }
+  auto* ring = static_cast<uint8_t*>(mapped);
   std::printf("host recv ready\n");
   std::fflush(stdout);
-  std::vector<uint8_t> buf(2048);
   uint32_t received = 0;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0, first_ns = 0, last_ns = 0;
   pollfd p{fd, POLLIN, 0};
-  std::chrono::steady_clock::time_point first, last;
-  while (received < count && poll(&p, 1, seconds * 1000) == 1) {
-    const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-    if (n <= 0) continue;
-    last = std::chrono::steady_clock::now();
-    if (received++ == 0) first = last;
-    bytes += static_cast<uint64_t>(n);
+  unsigned block = 0;
+  while (received < count) {
+    auto* desc = reinterpret_cast<tpacket_block_desc*>(ring + size_t{block} * req.tp_block_size);
+    if ((__atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
+      if (poll(&p, 1, seconds * 1000) != 1) break;  // SECONDS of silence
+      continue;
+    }
+    const uint8_t* at = reinterpret_cast<const uint8_t*>(desc) + desc->hdr.bh1.offset_to_first_pkt;
+    for (uint32_t i = 0; i < desc->hdr.bh1.num_pkts && received < count; ++i) {
+      const auto* h = reinterpret_cast<const tpacket3_hdr*>(at);
+      const uint64_t ns = uint64_t{h->tp_sec} * 1'000'000'000 + h->tp_nsec;
+      if (received++ == 0) first_ns = ns;
+      last_ns = std::max(last_ns, ns);
+      bytes += h->tp_snaplen;
+      at += h->tp_next_offset;
+    }
+    __atomic_store_n(&desc->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    block = (block + 1) % req.tp_block_nr;
   }
-  const double s = std::max(1e-9, std::chrono::duration<double>(last - first).count());
+  munmap(mapped, ring_bytes);
+  const double s = std::max(1e-9, static_cast<double>(last_ns - first_ns) / 1e9);
   std::printf("host recv received=%u ms=%.0f frames_per_s=%.0f gbit_per_s=%.3f\n", received,
               s * 1000, received / s, static_cast<double>(bytes) * 8 / s / 1e9);
   return 0;
