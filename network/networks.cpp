@@ -271,21 +271,29 @@ NetworkResult<void> NetworkManager::assign_addresses(storage::VmSpec& spec,
   return assign_nic_addresses(impl_->store, spec, current);
 }
 
+NetworkResult<void> NetworkManager::check_tap_names(const storage::VmRecord& vm) {
+  std::lock_guard lock(impl_->links_mu);
+  return check_tap_names_locked(vm);
+}
+
+NetworkResult<void> NetworkManager::check_tap_names_locked(const storage::VmRecord& vm) {
+  auto holder = impl_->tap_name_holder(vm.id);
+  if (!holder) return fail(holder.error());
+  if (!*holder) return {};
+  const storage::VmRecord& other = **holder;
+  return fail(error(NetworkErrc::conflict,
+                    "nics: this VM's TAP names (" + tap_prefix(vm.id) + "<n>) are those of VM '" +
+                        other.spec.name + "' (" + other.id +
+                        "), whose id starts with the same 8 hex digits and which is " +
+                        std::string(storage::to_string(other.actual)) +
+                        "; start this VM once that one is stopped",
+                    "nics"));
+}
+
 NetworkResult<std::vector<PluggedNic>> NetworkManager::plug(const storage::VmRecord& vm) {
   std::lock_guard lock(impl_->links_mu);
   // Checked before anything is removed: the names and the TAPs by them are the other VM's.
-  auto holder = impl_->tap_name_holder(vm.id);
-  if (!holder) return fail(holder.error());
-  if (*holder) {
-    const storage::VmRecord& other = **holder;
-    return fail(error(NetworkErrc::conflict,
-                      "nics: this VM's TAP names (" + tap_prefix(vm.id) + "<n>) are those of VM '" +
-                          other.spec.name + "' (" + other.id +
-                          "), whose id starts with the same 8 hex digits and which is " +
-                          std::string(storage::to_string(other.actual)) +
-                          "; start this VM once that one is stopped",
-                      "nics"));
-  }
+  if (auto ok = check_tap_names_locked(vm); !ok) return fail(ok.error());
   std::vector<PluggedNic> out;
   auto undo = [&] { impl_->remove_taps(vm.id); };
   (void)impl_->remove_taps(vm.id);  // a TAP of an earlier run the monitor no longer holds

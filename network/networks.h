@@ -86,6 +86,9 @@ class NetworkManager {
   // the store whose id starts with the same 8 hex digits, so whose TAPs have the same names, is
   // in any state but stopped or crashed.
   NetworkResult<std::vector<PluggedNic>> plug(const storage::VmRecord& vm);
+  // The same refusal as plug() makes for TAP names another VM holds, without touching anything
+  // (the supervisor asks before a start so the API can answer 409).
+  NetworkResult<void> check_tap_names(const storage::VmRecord& vm);
   // After a monitor ends (any way): removes the VM's TAPs. Missing TAPs are fine; TAPs by those
   // names that such another VM may hold are left alone.
   void unplug(const std::string& vm_id);
@@ -97,6 +100,7 @@ class NetworkManager {
  private:
   struct Impl;
   explicit NetworkManager(std::unique_ptr<Impl> impl);
+  NetworkResult<void> check_tap_names_locked(const storage::VmRecord& vm);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -8,6 +8,7 @@
 #include "daemon/scheduling.h"
 #include "daemon/supervisor/control_client.h"
 #include "daemon/supervisor/supervisor_impl.h"
+#include "network/networks.h"
 #include "storage/image/block_image.h"
 
 namespace flotilla::daemon::supervisor {
@@ -94,6 +95,9 @@ api::ApiResult<void> SupervisorImpl::check_nics(const storage::VmRecord& vm) con
                           "nics: flotilla-vmm runs at most " + std::to_string(kMonitorMaxNics) +
                               " NICs; this VM has " + std::to_string(nics.size()),
                           "nics"));
+  }
+  if (auto names = opt_.networks->check_tap_names(vm); !names) {
+    return fail(api_error(ApiErrc::invalid_state, names.error().message, "nics"));
   }
   for (size_t i = 0; i < nics.size(); ++i) {
     const std::string field = "nics[" + std::to_string(i) + "]";

@@ -124,6 +124,11 @@ TEST_F(NetworkManagerTest, PlugRefusesAVmWhoseTapNamesARunningVmHolds) {
       << refused.error().message;
   EXPECT_NE(refused.error().message.find("running"), std::string::npos) << refused.error().message;
   EXPECT_TRUE(link_exists(tap)) << "the refused plug removed a's TAP";
+  // The supervisor's question before a start gets the same answer, touching nothing.
+  auto asked = manager_->check_tap_names(b);
+  ASSERT_FALSE(asked.ok());
+  EXPECT_EQ(asked.error().message, refused.error().message);
+  EXPECT_TRUE(manager_->check_tap_names(a).ok());
   manager_->unplug(b.id);
   EXPECT_TRUE(link_exists(tap)) << "b's unplug removed a's TAP";
 
