@@ -10,8 +10,9 @@ the same file system. Columns:
   qemu    qemu-system-x86_64 -M microvm, -drive ...,cache=none,aio=io_uring (or --qemu-aio)
           + virtio-blk-device, the same probe guest and command.
 Each round makes fresh images (raw: written through once with real data; qcow2: qemu-img
-convert of that raw file, so every cluster is allocated), runs both guests (their order
-alternates between rounds), then the host tool (its writes land on the image files directly,
+convert of that raw file, so every cluster is allocated), runs the guests (their order rotates
+between rounds, so each takes each slot equally often: use a multiple of 2, or 3 with
+--baseline, for --runs), then the host tool (its writes land on the image files directly,
 which is why it goes last and the images are remade each round). Figures are medians of
 --runs rounds. Writes bench/disk/RESULTS.md unless --no-write.
 """
@@ -95,7 +96,7 @@ def run_guest(argv, commands):
 
 def bench_commands(a):
     return ["blk bench %s %s %d" % (p, o, a.seq_mib if p == "seq" else a.rand_mib)
-            for p, o in ROWS]
+            for p, o in a.rows]
 
 
 def qemu_argv(a, image, fmt):
@@ -173,12 +174,18 @@ def main():
     ap.add_argument("--image-mib", type=int, default=256)
     ap.add_argument("--memory-mib", type=int, default=128)
     ap.add_argument("--formats", default="raw,qcow2")
+    ap.add_argument("--rows", default=",".join("%s-%s" % r for r in ROWS),
+                    help="which rows, e.g. seq-read,rand-write (A/B runs of a few rows)")
     ap.add_argument("--qemu-aio", default="io_uring", help="io_uring | native | threads")
     ap.add_argument("--dir", default=None,
                     help="where the images go (the file system under test)")
     ap.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     a = ap.parse_args()
     a.formats = a.formats.split(",")
+    names = {"%s-%s" % r: r for r in ROWS}
+    if any(r not in names for r in a.rows.split(",")):
+        sys.exit("--rows: a comma-separated subset of " + ",".join(names))
+    a.rows = [r for r in ROWS if "%s-%s" % r in a.rows.split(",")]
     if a.dir is None:
         a.dir = os.path.join(a.build, "bench-disk")
     a.vmm = os.path.join(a.build, "vmm/flotilla-vmm")
@@ -191,7 +198,7 @@ def main():
                              text=True).stdout.strip()
     ours_na = ours_support(a)
     who = ["host", "ours", "qemu"] + (["base"] if a.baseline else [])
-    samples = {(f, r, w): [] for f in a.formats for r in ROWS for w in who}
+    samples = {(f, r, w): [] for f in a.formats for r in a.rows for w in who}
     notes = {}
     cmds = bench_commands(a)
     for i in range(a.runs):
@@ -199,9 +206,13 @@ def main():
         try:
             images = make_images(a, work)
             for f in a.formats:
-                order = ["qemu", "ours"] if i % 2 == 0 else ["ours", "qemu"]
-                if a.baseline:
-                    order.insert(1, "base")
+                # Every contender takes every slot equally often (rotation): the first guest
+                # after the images are made runs measurably slower here (raw seq-read 0.80,
+                # rand-read 0.93 when the same binary always went first vs always second), so
+                # a fixed slot would bias the comparison.
+                order = ["qemu", "ours"] + (["base"] if a.baseline else [])
+                k = i % len(order)
+                order = order[k:] + order[:k]
                 for w in order:
                     if w in ("ours", "base") and ours_na:
                         continue
@@ -219,9 +230,9 @@ def main():
                             print("  %s %s: %s" % (w, f, e), flush=True)
                             continue
                         raise
-                    for r in ROWS:
+                    for r in a.rows:
                         samples[(f, r, w)].append(res[r])
-                for r in ROWS:
+                for r in a.rows:
                     samples[(f, r, "host")].append(host_run(a, images[f], *r))
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -238,26 +249,36 @@ def main():
             return "—"
         return "%.2f" % (value(r, x) / value(r, y))
 
+    def won(f, r, w, other):
+        # Rounds in which w beat `other` (same round, back to back): a shared host's load
+        # swings within seconds, so the paired count says more than two medians do.
+        x, y = samples[(f, r, w)], samples[(f, r, other)]
+        if not x or len(x) != len(y):
+            return "—"
+        return "%d/%d" % (sum(1 for p, q in zip(x, y) if value(r, p) > value(r, q)), len(x))
+
     title = ("median of %d runs; seq %d MiB in 1 MiB requests (QD 4), rand %d MiB in 4 KiB "
              "requests (QD 32); images %d MiB on %s (%s); guest 128 MiB, 1 vCPU; QEMU "
              "cache=none,aio=%s; ours --disk ...,direct" %
              (a.runs, a.seq_mib, a.rand_mib, a.image_mib, a.dir, fs_type, a.qemu_aio))
     header = ("| image | row | host O_DIRECT | flotilla-vmm | QEMU microvm | ours/host | "
-              "ours/QEMU | QEMU/host |")
+              "ours/QEMU | rounds ours > QEMU | QEMU/host |")
     if a.baseline:
-        header += " baseline | ours/baseline |"
-    lines = [header, "|---|---|---|---|---|---|---|---|" + ("---|---|" if a.baseline else "")]
+        header += " baseline | ours/baseline | rounds ours > baseline |"
+    lines = [header, "|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if a.baseline
+                                                               else "")]
     names = {"seq": "%s 1 MiB", "rand": "%s 4 KiB"}
     for f in a.formats:
-        for r in ROWS:
+        for r in a.rows:
             h, o, q = (med(f, r, w) for w in who[:3])
             rowname = names[r[0]] % ("%s-%s" % r)
-            line = "| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            line = "| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 f, rowname, fmt_cell(r, h), fmt_cell(r, o), fmt_cell(r, q), ratio(o, h, r),
-                ratio(o, q, r), ratio(q, h, r))
+                ratio(o, q, r), won(f, r, "ours", "qemu"), ratio(q, h, r))
             if a.baseline:
                 b = med(f, r, "base")
-                line += " %s | %s |" % (fmt_cell(r, b), ratio(o, b, r))
+                line += " %s | %s | %s |" % (fmt_cell(r, b), ratio(o, b, r),
+                                            won(f, r, "ours", "base"))
             lines.append(line)
     print()
     print(title)
