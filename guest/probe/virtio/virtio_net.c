@@ -170,6 +170,7 @@ void net_sleep(struct net_dev* d, int rx, int tx) {
   if (!((rx && used_pending(&d->rx)) || (tx && used_pending(&d->tx)))) sys_idle();
   if (rx) *(volatile uint16_t*)&d->rx.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
   if (tx) *(volatile uint16_t*)&d->tx.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+  mb(); /* the flags are visible before the used rings are read (else a raise is missed) */
   /* Anything used while the flags were clear may have raised the line. */
   d->irq_maybe_high = (rx && used_pending(&d->rx)) || (tx && used_pending(&d->tx));
 }
