@@ -1,6 +1,7 @@
 // The lifecycle through the real `flotilla` CLI against a real flotillad running a real monitor
 // with the probe guest: create, start, a console command, pause, resume, reboot, stop.
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "cli_test_fixture.h"
@@ -80,6 +81,38 @@ TEST_F(CliLifecycleTest, CreateStartConsolePauseResumeRebootStop) {
   auto forced = local({"vm", "force-stop", "cli-probe"});
   EXPECT_EQ(forced.exit_code, 0) << describe(forced);
   EXPECT_EQ(state_of("cli-probe"), "stopped");
+}
+
+TEST_F(CliLifecycleTest, PoliciesFromCreateToALiveChange) {
+  auto created = local({"vm", "create", "cli-web", "--kernel", FLOTILLA_PROBE_PATH, "--memory-mib",
+                        "64", "--weight", "300", "--cap", "40"});
+  ASSERT_EQ(created.exit_code, 0) << describe(created);
+  EXPECT_TRUE(contains(created.out, "timeshare weight=300 cap=40%")) << created.out;
+  ASSERT_EQ(local({"vm", "start", "cli-web"}).exit_code, 0);
+  // The kernel's view: the VM's cgroup under this daemon's root.
+  const std::string shares =
+      "/sys/fs/cgroup/cpu/" + daemon_->cgroup_root() + "/vm-" +
+      parse_json(local({"--json", "vm", "show", "cli-web"})).value("id", "") + "/cpu.shares";
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string v;
+    in >> v;
+    return v;
+  };
+  EXPECT_EQ(read(shares), "3072");
+  auto changed = local({"vm", "policy", "cli-web", "--weight", "500", "--cap", "none"});
+  ASSERT_EQ(changed.exit_code, 0) << describe(changed);
+  EXPECT_TRUE(contains(changed.out, "timeshare weight=500 cap=none")) << changed.out;
+  EXPECT_EQ(read(shares), "5120");
+  // What cannot change while it runs, and what the host cannot give, exit 1 with the reason.
+  auto memory = local({"vm", "policy", "cli-web", "--memory-mode", "reserved"});
+  EXPECT_EQ(memory.exit_code, 1) << describe(memory);
+  EXPECT_TRUE(contains(memory.err, "only its cpu policy")) << describe(memory);
+  auto host = local({"host"});
+  EXPECT_EQ(host.exit_code, 0) << describe(host);
+  EXPECT_TRUE(contains(host.out, "under " + daemon_->cgroup_root())) << host.out;
+  EXPECT_TRUE(contains(host.out, "vms_holding:")) << host.out;
+  EXPECT_EQ(local({"vm", "force-stop", "cli-web"}).exit_code, 0);
 }
 
 }  // namespace
