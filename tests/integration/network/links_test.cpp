@@ -1,6 +1,7 @@
 // Links over rtnetlink against the real kernel: the process first moves into a fresh network
 // namespace (unshare), so every bridge and TAP it makes vanishes with it and no packet leaves.
 #include "network/links.h"
+#include "tests/support/netns.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -21,13 +22,7 @@ namespace {
 // Runs before main, while the process has one thread: a new network namespace, and a new mount
 // namespace with sysfs mounted again so /sys/class/net shows this namespace's links (the
 // independent view the tests check against).
-int enter_namespaces() {
-  if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) return errno;
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
-  if (::mount("sysfs", "/sys", "sysfs", 0, nullptr) != 0) return errno;
-  return 0;
-}
-const int kUnshareErrno = enter_namespaces();
+const int kUnshareErrno = flotilla::test::enter_netns_with_sysfs();
 
 std::string sys(const std::string& path) {
   std::ifstream in(path);

@@ -19,6 +19,7 @@
 #include "network/links.h"
 #include "network/networks.h"
 #include "storage/state_store.h"
+#include "tests/support/netns.h"
 
 namespace flotilla::network {
 namespace {
@@ -28,13 +29,7 @@ using storage::VmState;
 
 // Runs before main, while the process has one thread (as links_test.cpp): /sys/class/net then
 // shows this namespace's links, the independent view the tests check against.
-int enter_namespaces() {
-  if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) return errno;
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
-  if (::mount("sysfs", "/sys", "sysfs", 0, nullptr) != 0) return errno;
-  return 0;
-}
-const int kNamespaceErrno = enter_namespaces();
+const int kNamespaceErrno = flotilla::test::enter_netns_with_sysfs();
 
 bool link_exists(const std::string& name) {
   return fs::exists("/sys/class/net/" + name);

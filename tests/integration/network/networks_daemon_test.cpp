@@ -21,19 +21,14 @@
 
 #include "tests/integration/api/openapi_check.h"
 #include "tests/integration/supervisor/fleet_harness.h"
+#include "tests/support/netns.h"
 
 namespace flotilla::supervisor_test {
 namespace {
 
 namespace fs = std::filesystem;
 
-int enter_namespaces() {
-  if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) return errno;
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
-  if (::mount("sysfs", "/sys", "sysfs", 0, nullptr) != 0) return errno;
-  return 0;
-}
-const int kNamespaceErrno = enter_namespaces();
+const int kNamespaceErrno = flotilla::test::enter_netns_with_sysfs();
 
 bool link_exists(const std::string& name) {
   return fs::exists("/sys/class/net/" + name);

@@ -39,6 +39,7 @@
 #include "network/links.h"
 #include "tests/support/guest_console.h"
 #include "tests/support/net_frames.h"
+#include "tests/support/netns.h"
 
 namespace flotilla::test {
 namespace {
@@ -47,12 +48,7 @@ using namespace std::chrono_literals;
 
 // Before main, single-threaded: a fresh network namespace for everything this binary makes.
 // IPv6 is off in it, so the kernel sends no router solicitations or DAD probes to the guests.
-int enter_netns() {
-  if (::unshare(CLONE_NEWNET) != 0) return errno;
-  std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1";
-  return 0;
-}
-const int kNetnsErrno = enter_netns();
+const int kNetnsErrno = flotilla::test::enter_quiet_netns();
 
 constexpr auto kBootTimeout = 20s;
 constexpr auto kCommandTimeout = 30s;

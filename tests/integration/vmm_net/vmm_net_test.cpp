@@ -14,18 +14,14 @@
 
 #include "network/links.h"
 #include "tests/integration/vmm/vmm_harness.h"
+#include "tests/support/netns.h"
 
 namespace flotilla::vmm::test {
 namespace {
 
 using flotilla::test::CommandOutput;
 
-int enter_netns() {
-  if (::unshare(CLONE_NEWNET) != 0) return errno;
-  std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1";
-  return 0;
-}
-const int kNetnsErrno = enter_netns();
+const int kNetnsErrno = flotilla::test::enter_quiet_netns();
 
 constexpr auto kCmd = 120s;
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "network/links.h"
+#include "tests/support/netns.h"
 #include "tests/unit/vmm_devices/fakes.h"
 #include "tests/unit/vmm_devices/mmio_driver.h"
 #include "tests/unit/vmm_devices/virtq_driver.h"
@@ -32,12 +33,7 @@ namespace {
 
 // Before main, single-threaded: everything this binary makes lives and dies in its namespace.
 // IPv6 is off in it, so the kernel sends no router solicitations the guest would receive.
-int enter_netns() {
-  if (::unshare(CLONE_NEWNET) != 0) return errno;
-  std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1";
-  return 0;
-}
-const int kNetnsErrno = enter_netns();
+const int kNetnsErrno = flotilla::test::enter_quiet_netns();
 
 constexpr uint64_t kVersion1 = 1ULL << VIRTIO_F_VERSION_1;
 constexpr uint64_t kMrg = 1ULL << virtio::net_abi::kFMrgRxbuf;
