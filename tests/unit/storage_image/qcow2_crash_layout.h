@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace flotilla::storage::crash {
 
@@ -50,6 +51,36 @@ inline int64_t block_tag(std::span<const std::byte> in) {
     if (word(w) != ((tag << 24) | w)) return -2;
   }
   return static_cast<int64_t>(tag) - 1;
+}
+
+// The write index each 512-byte sector of a block holds (-1: zeroes, -2: no one write's
+// sector). A write that was never acknowledged may reach the image in part: with clusters
+// smaller than a block it is several cluster writes, and a kill between them tears the block at
+// a sector (cluster) boundary, as a real disk may. Each sector must still be whole.
+constexpr uint64_t kSector = 512;
+inline std::vector<int64_t> sector_tags(std::span<const std::byte> block) {
+  std::vector<int64_t> out;
+  for (uint64_t at = 0; at < block.size(); at += kSector) {
+    const auto sector = block.subspan(at, kSector);
+    auto word = [&](size_t w) {
+      uint64_t v = 0;
+      for (int b = 7; b >= 0; --b) v = (v << 8) | static_cast<uint8_t>(sector[w * 8 + b]);
+      return v;
+    };
+    const size_t first_word = at / 8;
+    const uint64_t head = word(0);
+    int64_t tag = -1;
+    if (head != 0) tag = static_cast<int64_t>(head >> 24) - 1;
+    for (size_t w = 0; w < kSector / 8; ++w) {
+      const uint64_t want = head == 0 ? 0 : (((head >> 24) << 24) | (first_word + w));
+      if (word(w) != want) {
+        tag = -2;
+        break;
+      }
+    }
+    out.push_back(tag);
+  }
+  return out;
 }
 
 }  // namespace flotilla::storage::crash

@@ -92,16 +92,29 @@ void check_contents(const std::vector<std::byte>& disk, uint64_t slots,
     const auto block = std::span(disk).subspan(s * crash::kBlock, crash::kBlock);
     const int64_t tag = crash::block_tag(block);
     const int64_t must = durable.count(s) != 0 ? durable[s] : -1;
-    bool ok = false;
-    if (tag == -1) {
-      ok = must == -1;
-    } else if (tag >= 0) {
-      const auto& c = candidates[s];
-      ok = tag >= must && std::find(c.begin(), c.end(), tag) != c.end();
+    const auto& c = candidates[s];
+    // One write's data, or zeroes where nothing was acknowledged.
+    auto holds = [&](int64_t t) {
+      if (t == -1) return must == -1;
+      return t >= 0 && t >= must && std::find(c.begin(), c.end(), t) != c.end();
+    };
+    bool ok = holds(tag);
+    if (!ok && tag == -2) {
+      // Torn by an unacknowledged write: every sector is the acknowledged write or a later one.
+      const auto sectors = crash::sector_tags(block);
+      int newer = 0;
+      ok = std::all_of(sectors.begin(), sectors.end(), [&](int64_t t) {
+        newer += t > must ? 1 : 0;
+        return holds(t);
+      });
+      ok = ok && newer > 0;  // a tear needs a write after the acknowledged one
     }
     if (!ok && bad++ < 5) {
+      std::string per_sector;
+      for (int64_t t : crash::sector_tags(block)) per_sector += " " + std::to_string(t);
       ADD_FAILURE() << who << ": slot " << s << " holds write " << tag
-                    << ", the last acknowledged write there was " << must;
+                    << " (by sector:" << per_sector << "), the last acknowledged write there was "
+                    << must;
     }
   }
   EXPECT_EQ(bad, 0) << who;
