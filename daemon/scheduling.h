@@ -93,9 +93,8 @@ class Scheduling {
 
  private:
   struct Held {
-    scheduler::VmDemand demand;
-    scheduler::Admission admission;
-    pid_t pid = 0;  // 0 until placed
+    scheduler::VmDemand demand;  // as admitted: `dedicated` holds the cores it was given
+    pid_t pid = 0;               // 0 until placed
     std::optional<scheduler::VmSample> last;
     std::optional<scheduler::VmAccounting> accounting;
     uint64_t reboots = 0;

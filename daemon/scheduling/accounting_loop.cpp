@@ -63,7 +63,7 @@ nlohmann::json Scheduling::accounting_json(const std::string& vm_id) const {
   if (it == held_.end()) return nullptr;
   const Held& h = it->second;
   nlohmann::json j = h.accounting ? sch::to_json(*h.accounting) : nlohmann::json::object();
-  j["cores"] = h.demand.cpu.mode == storage::CpuMode::partition ? h.admission.dedicated : shared_;
+  j["cores"] = h.demand.cpu.mode == storage::CpuMode::partition ? h.demand.dedicated : shared_;
   j["cgroup"] = enforcer_ && h.pid > 0 ? nlohmann::json(enforcer_->cgroups().vm_path(vm_id))
                                        : nlohmann::json(nullptr);
   return j;

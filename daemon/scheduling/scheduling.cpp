@@ -153,14 +153,13 @@ api::ApiResult<void> Scheduling::admit(const storage::VmRecord& vm) {
   if (auto ok = needs_enforcer(vm.spec); !ok) return ok;
   std::lock_guard lock(mu_);
   sch::CpuList keep;
-  if (auto it = held_.find(vm.id); it != held_.end()) keep = it->second.admission.dedicated;
+  if (auto it = held_.find(vm.id); it != held_.end()) keep = it->second.demand.dedicated;
   const sch::VmDemand want = sch::demand_from_spec(vm.id, vm.spec, keep);
   auto adm = sch::admit(host_, others(vm.id), want);
   if (!adm) return fail(to_api(adm.error()));
   Held& h = held_[vm.id];
   h.demand = want;
   h.demand.dedicated = adm->dedicated;
-  h.admission = *adm;
   h.pid = 0;
   h.last.reset();
   h.accounting.reset();
@@ -193,7 +192,6 @@ api::ApiResult<void> Scheduling::change(const storage::VmRecord& vm) {
   if (!adm) return fail(to_api(adm.error()));
   h.demand = want;
   h.demand.dedicated = adm->dedicated;
-  h.admission = *adm;
   apply_locked(vm.id, h);
   spread_shared_locked();
   spdlog::info("vm {}: CPU policy changed live", vm.spec.name);
@@ -234,13 +232,12 @@ void Scheduling::adopt(const storage::VmRecord& vm, pid_t pid) {
   auto adm = sch::admit(host_, others(vm.id), want);
   Held& h = held_[vm.id];
   if (adm) {
-    h.admission = *adm;
     want.dedicated = adm->dedicated;
   } else {
-    // It runs already: keep it, and say that the host is over-committed until it stops.
+    // It runs already: keep it (and the cores it has), and say that the host is over-committed
+    // until it stops.
     spdlog::warn("vm {}: re-attached beyond what admission allows: {}", vm.spec.name,
                  adm.error().message);
-    h.admission.dedicated = dedicated;
   }
   h.demand = want;
   h.pid = pid;
@@ -275,7 +272,7 @@ void Scheduling::apply_locked(const std::string& vm_id, Held& h) {
   p.id = vm_id;
   p.pid = h.pid;
   p.cpu = h.demand.cpu;
-  p.cpus = is_partition(h.demand) ? h.admission.dedicated : shared_;
+  p.cpus = is_partition(h.demand) ? h.demand.dedicated : shared_;
   if (auto r = enforcer_->apply(p); !r) {
     spdlog::warn("vm {}: cannot apply its CPU policy: {}", h.demand.name, r.error().message);
   }

@@ -65,6 +65,12 @@ api::ApiResult<void> SupervisorImpl::check_definition(const storage::VmRecord& v
   }
   if (auto disks = monitor_disks(vm); !disks) return fail(disks.error());
   if (auto nics = check_nics(vm); !nics) return nics;
+  if (!s.nics.empty()) {
+    // Asked once per start here for the 409; plug() asks again under its lock as the guard.
+    if (auto names = opt_.networks->check_tap_names(vm); !names) {
+      return fail(api_error(ApiErrc::invalid_state, names.error().message, "nics"));
+    }
+  }
   if (s.vcpus > opt_.max_vcpus) {
     return fail(api_error(ApiErrc::validation_failed,
                           "vcpus: " + std::to_string(s.vcpus) + " is above KVM's limit of " +
@@ -95,9 +101,6 @@ api::ApiResult<void> SupervisorImpl::check_nics(const storage::VmRecord& vm) con
                           "nics: flotilla-vmm runs at most " + std::to_string(kMonitorMaxNics) +
                               " NICs; this VM has " + std::to_string(nics.size()),
                           "nics"));
-  }
-  if (auto names = opt_.networks->check_tap_names(vm); !names) {
-    return fail(api_error(ApiErrc::invalid_state, names.error().message, "nics"));
   }
   for (size_t i = 0; i < nics.size(); ++i) {
     const std::string field = "nics[" + std::to_string(i) + "]";
