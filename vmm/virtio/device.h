@@ -42,6 +42,10 @@ class VirtioInterrupt {
   // limiter refills). Thread-safe, lock-free (writes the queue's notify eventfd); harmless
   // after reset (counted as an inactive notification).
   virtual void kick_queue(uint16_t queue) = 0;
+  // Runs process_queue(queue) now, as the queue's notification would, without the eventfd
+  // round trip kick_queue() costs (a write, a wake of epoll and a read). Only on the loop
+  // thread, from a callback of the device's own fds, with no device lock held.
+  virtual void run_queue(uint16_t queue) = 0;
 };
 
 class VirtioDevice {

@@ -399,6 +399,14 @@ void MmioTransport::on_notify(uint16_t queue) {
   eventfd_t count = 0;
   // SAFETY: our own non-blocking eventfd; EAGAIN (nothing pending) leaves count at 0.
   if (::eventfd_read(notify_fds_[queue].get(), &count) != 0 || count == 0) return;
+  process_notified(queue, count);
+}
+
+void MmioTransport::run_queue(uint16_t queue) {
+  if (queue < notify_fds_.size()) process_notified(queue, 1);
+}
+
+void MmioTransport::process_notified(uint16_t queue, uint64_t count) {
   std::lock_guard lock(mutex_);
   if (!activated_ || (status_ & VIRTIO_CONFIG_S_NEEDS_RESET) != 0 || !queues_[queue].active()) {
     metrics_.inactive_notifications += count;
