@@ -53,9 +53,9 @@ class GuestError(RuntimeError):
 class Guest:
     """A monitor process with the probe's console on stdin/stdout."""
 
-    def __init__(self, argv, name=""):
+    def __init__(self, argv, name="", env=None):
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
+                                  stderr=subprocess.PIPE, env=env)
         self.buf = b""
         self.name = name
 
@@ -181,6 +181,50 @@ def run_round(a, order, bridge_mac):
     return out
 
 
+def ping_round(a, order, batches):
+    """Boots both pairs, then alternates `net ping` batches of 50 echoes between them.
+    Returns {impl: [average µs per batch]}."""
+    argv = {"ours": ours_argv, "qemu": qemu_argv}
+    guests = {}
+    out = {name: [] for name in order}
+    try:
+        for name in order:
+            guests[name] = [Guest(argv[name](a, *g), "%s guest %s" % (name, "AB"[i]))
+                            for i, g in enumerate(PAIRS[name])]
+        for name in order:
+            for g in guests[name]:
+                g.until(b"flotilla-probe ready", 30)
+                g.until(b"probe> ", 30)
+            guests[name][0].command("net ping %s 3" % PAIRS[name][1][2].split("/")[0])
+        for b in range(batches):
+            for name in (order if b % 2 == 0 else list(reversed(order))):
+                got = guests[name][0].command("net ping %s 50" % PAIRS[name][1][2].split("/")[0])
+                m = PING_RE.search(got)
+                out[name].append(int(m.group(4)) if m else None)
+    finally:
+        for pair in guests.values():
+            for g in pair:
+                g.stop()
+    return out
+
+
+def ping_only(a):
+    """--ping-only: the ping row alone, many alternated batches; prints, writes nothing."""
+    ours, qemu = [], []
+    for r in range(a.runs):
+        order = ["ours", "qemu"] if r % 2 == 0 else ["qemu", "ours"]
+        got = ping_round(a, order, a.ping_only)
+        ours += got["ours"]
+        qemu += got["qemu"]
+        print("round %d ours=%s qemu=%s" % (r + 1, got["ours"], got["qemu"]), flush=True)
+    pairs = [(o, q) for o, q in zip(ours, qemu) if o is not None and q is not None]
+    won = sum(1 for o, q in pairs if o < q)
+    mo, mq = median(ours), median(qemu)
+    print("ping guest→guest average µs: ours median %s, QEMU median %s, QEMU/ours %.2f, "
+          "ours faster in %d/%d batches; load %s" % (mo, mq, mq / mo, won, len(pairs),
+                                                     open("/proc/loadavg").read().split()[0]))
+
+
 def host_limit(a):
     out = {}
     for size in SIZES:
@@ -209,6 +253,8 @@ def main():
     ap.add_argument("--probe", help="default: BUILD_DIR/guest/probe/probe.elf")
     ap.add_argument("--veth", help="default: BUILD_DIR/bench/net/veth_frames")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--ping-only", type=int, metavar="BATCHES", default=0,
+                    help="only the ping row: BATCHES alternated batches of 50 per round")
     a = ap.parse_args()
     a.vmm = a.vmm or os.path.join(a.build_dir, "vmm/flotilla-vmm")
     a.probe = a.probe or os.path.join(a.build_dir, "guest/probe/probe.elf")
@@ -220,6 +266,9 @@ def main():
         if not os.path.exists(path):
             sys.exit("missing %s (build first: cmake --build build)" % path)
     bridge_mac = setup_network()
+    if a.ping_only:
+        ping_only(a)
+        return
     results = {"ours": [], "qemu": [], "host": []}
     round_lines = []
     for r in range(a.runs):
