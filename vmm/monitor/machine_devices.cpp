@@ -105,7 +105,7 @@ VmmResult<void> Machine::add_disk(size_t index) {
   virtio::VirtioBlockConfig bc;
   bc.name = name;
   bc.serial = disk.serial;
-  auto block = virtio::VirtioBlock::create(bc, std::move(*image));
+  auto block = virtio::VirtioBlock::create(bc, std::move(*image), loop_);
   if (!block) return vmm_fail(VmmErrc::kDevice, name + ": " + block.error().message);
   devices_->disks.push_back(*block);
   const std::string bus_name = "virtio-blk" + std::to_string(index);

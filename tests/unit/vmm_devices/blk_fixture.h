@@ -118,7 +118,7 @@ class BlkHarness {
     config.queue_size = options.queue_size;
     config.min_workers = 1;
     config.max_workers = options.workers;
-    block = std::move(virtio::VirtioBlock::create(config, std::move(*img)).value());
+    block = std::move(virtio::VirtioBlock::create(config, std::move(*img), *loop).value());
     transport = std::move(virtio::MmioTransport::create(block, ram.view(), line, *loop).value());
     driver = std::make_unique<MmioDriver>(*transport);
     vq = std::make_unique<VirtqDriver>(

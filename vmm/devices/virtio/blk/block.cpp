@@ -19,7 +19,7 @@ uint64_t bit(unsigned n) {
 }  // namespace
 
 Result<std::shared_ptr<VirtioBlock>, VirtioError> VirtioBlock::create(
-    VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image) {
+    VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image, EventLoop& loop) {
   const uint16_t qs = config.queue_size;
   if (qs < 4 || (qs & (qs - 1)) != 0 || qs > Queue::kMaxSize) {
     return fail(VirtioError{VirtioErrorCode::kInvalidArgument,
@@ -32,7 +32,7 @@ Result<std::shared_ptr<VirtioBlock>, VirtioError> VirtioBlock::create(
     return fail(VirtioError{VirtioErrorCode::kInvalidArgument,
                             "virtio-blk serial is longer than 20 bytes"});
   }
-  std::shared_ptr<VirtioBlock> block(new VirtioBlock(std::move(config), std::move(image)));
+  std::shared_ptr<VirtioBlock> block(new VirtioBlock(std::move(config), std::move(image), loop));
   auto pool = BlkWorkerPool::create(block->config_.name, block->config_.min_workers,
                                     block->config_.max_workers, qs);
   if (!pool) return fail(pool.error());
@@ -47,20 +47,23 @@ Result<std::shared_ptr<VirtioBlock>, VirtioError> VirtioBlock::create(
   if (mode != BlkIoMode::kSync) {
     VirtioBlock* self = block.get();
     // SQ: one SQE per request in the common case; room for a few multi-segment ones.
-    auto uring = BlkUring::create(
-        block->config_.name, 2u * qs, block->backend_,
-        [self](std::vector<BlkUring::Done>& batch) { self->complete_batch(batch); },
-        [self](BlkRequest&& request, uint32_t written) {
-          const uint16_t head = request.head;
-          uint8_t* const status = request.status;
-          if (!self->run_on_pool(std::move(request), written)) {
-            BlockMetrics::add(self->metrics_.errors);
-            // SAFETY: the status byte lies in guest RAM (see run_on_pool's job).
-            *status = VIRTIO_BLK_S_IOERR;
-            self->complete_from_worker(head, 1);
-          }
-        });
+    auto uring = BlkUring::create(block->config_.name, 2u * qs, block->backend_,
+                                  [self](BlkRequest&& request, uint32_t written) {
+                                    const uint16_t head = request.head;
+                                    uint8_t* const status = request.status;
+                                    if (!self->run_on_pool(std::move(request), written)) {
+                                      BlockMetrics::add(self->metrics_.errors);
+                                      // SAFETY: the status byte lies in guest RAM (see
+                                      // run_on_pool's job).
+                                      *status = VIRTIO_BLK_S_IOERR;
+                                      self->complete_from_worker(head, 1);
+                                    }
+                                  });
     if (uring) {
+      const int fd = (*uring)->completion_fd();
+      if (auto added = loop.add_fd(fd, [self] { self->on_uring_completion(); }); !added) {
+        return fail(VirtioError{VirtioErrorCode::kSystem, added.error().message});
+      }
       block->uring_ = std::move(*uring);
     } else if (mode == BlkIoMode::kUring) {
       return fail(uring.error());
@@ -75,8 +78,10 @@ Result<std::shared_ptr<VirtioBlock>, VirtioError> VirtioBlock::create(
   return block;
 }
 
-VirtioBlock::VirtioBlock(VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image)
-    : config_(std::move(config)),
+VirtioBlock::VirtioBlock(VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image,
+                         EventLoop& loop)
+    : loop_(loop),
+      config_(std::move(config)),
       backend_(config_.name, config_.serial, std::move(image), metrics_) {
   const storage::BlockImage& img = backend_.image();
   limits_.capacity_sectors = img.size_bytes() / kBlkSectorSize;
@@ -96,9 +101,20 @@ VirtioBlock::VirtioBlock(VirtioBlockConfig config, std::unique_ptr<storage::Bloc
 }
 
 VirtioBlock::~VirtioBlock() {
-  // The reaper may still hand short transfers to the pool: stop it first.
-  if (uring_) uring_->stop();
+  // Reaping may still hand short transfers to the pool: stop io_uring first.
+  if (uring_) {
+    loop_.remove_fd(uring_->completion_fd());
+    uring_->stop();
+  }
   if (pool_) pool_->stop();
+}
+
+void VirtioBlock::on_uring_completion() {
+  uring_->clear_completion_signal();
+  // Return the chains now, on this wake-up (the one the kernel's completion work caused).
+  if (VirtioInterrupt* target = kick_target_.load(std::memory_order_acquire)) {
+    target->run_queue(0);
+  }
 }
 
 uint32_t VirtioBlock::device_type() const {
@@ -139,11 +155,8 @@ Result<void, VirtioError> VirtioBlock::activate(const GuestMemoryView& memory,
   if (queues.size() != 1 || !queues[0].active()) {
     return fail(VirtioError{VirtioErrorCode::kQueueInvalid, "virtio-blk: requestq not ready"});
   }
-  std::lock_guard lock(queue_mutex_);
   memory_ = memory;
   queue_ = &queues[0];
-  accepting_ = true;
-  interrupt_owed_ = false;
   interrupt_ = &interrupt;
   in_flight_ = 0;
   kick_target_.store(&interrupt, std::memory_order_release);
@@ -152,13 +165,9 @@ Result<void, VirtioError> VirtioBlock::activate(const GuestMemoryView& memory,
 
 void VirtioBlock::reset() {
   kick_target_.store(nullptr, std::memory_order_release);
-  {
-    std::lock_guard lock(queue_mutex_);
-    accepting_ = false;  // the reaper drops what it still finishes
-  }
   // Chains the driver is about to forget: not started → dropped; running → waited for (their
   // buffers stay valid guest RAM; the driver does not look at them after a reset). io_uring
-  // first: its reaper may still hand a short transfer to the pool.
+  // first: reaping may still hand a short transfer to the pool.
   if (uring_) uring_->wait_idle();
   pool_->discard_queued();
   pool_->wait_idle();
@@ -166,7 +175,6 @@ void VirtioBlock::reset() {
     std::lock_guard lock(completion_mutex_);
     completions_.clear();
   }
-  std::lock_guard lock(queue_mutex_);
   in_flight_ = 0;
   queue_ = nullptr;
   interrupt_ = nullptr;
@@ -177,7 +185,6 @@ void VirtioBlock::reset() {
 
 bool VirtioBlock::process_queue(uint16_t index) {
   if (index != 0 || queue_ == nullptr) return true;
-  std::lock_guard queue_lock(queue_mutex_);
   bool used = drain_completions();
   used |= reap_uring();
   bool healthy = true;
@@ -204,13 +211,13 @@ bool VirtioBlock::process_queue(uint16_t index) {
       if (!popped->has_value()) break;
       used |= handle(std::move(**popped));
     }
-    if (uring_) uring_->submit();  // one io_uring_enter for the whole batch
+    // One io_uring_enter for the whole batch; what the kernel could not take yet goes with
+    // the next pass, which a kick makes sure comes.
+    if (uring_ && !uring_->submit()) interrupt_->kick_queue(0);
   } while (healthy && in_flight_ < queue_->size() && queue_->enable_notification());
   used |= drain_completions();  // whatever finished meanwhile shares the interrupt
   used |= reap_uring();
-  // The reaper returned chains itself and found the driver wanted an interrupt for them.
-  const bool owed = interrupt_owed_.exchange(false, std::memory_order_acq_rel);
-  if ((used && queue_->needs_notification()) || owed) interrupt_->signal_used_queue(0);
+  if (used && queue_->needs_notification()) interrupt_->signal_used_queue(0);
   return healthy;
 }
 
@@ -261,33 +268,6 @@ bool VirtioBlock::run_on_pool(BlkRequest&& r, uint32_t written) {
     complete_from_worker(req.head, status == VIRTIO_BLK_S_OK ? written + 1 : 1);
   };
   return pool_->submit(std::move(job));
-}
-
-void VirtioBlock::complete_batch(std::vector<BlkUring::Done>& batch) {
-  // The reaper returns the chains to the used ring itself (queue_mutex_ orders it with the
-  // device thread's use of the queue), so a driver polling the used ring sees them without
-  // the device thread waking up. Only an interrupt (needs the transport mutex) or a queue that
-  // was full (the device thread stopped popping) costs a kick.
-  bool kick = false;
-  {
-    std::lock_guard lock(queue_mutex_);
-    if (!accepting_ || queue_ == nullptr) return;  // reset: the driver forgot these chains
-    const bool was_full = in_flight_ >= queue_->size();
-    for (const BlkUring::Done& d : batch) {
-      queue_->add_used(d.head, d.used_len);
-      if (in_flight_ > 0) --in_flight_;
-    }
-    if (queue_->needs_notification()) {
-      interrupt_owed_.store(true, std::memory_order_release);
-      kick = true;
-    }
-    kick |= was_full;
-  }
-  if (kick) {
-    if (VirtioInterrupt* target = kick_target_.load(std::memory_order_acquire)) {
-      target->kick_queue(0);
-    }
-  }
 }
 
 void VirtioBlock::complete_from_worker(uint16_t head, uint32_t used_len) {

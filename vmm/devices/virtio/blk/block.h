@@ -1,9 +1,9 @@
 // VirtioBlock: the block device (virtio 1.x 5.2): one request queue, served off the vCPU
 // threads. The device thread (process_queue, transport mutex held) pops chains and validates
 // them (request.h). IN/OUT whose bytes the image maps to plain host ranges
-// (BlockImage::map_direct) go to io_uring (uring.h): the reaper thread "<name>u" finishes them
-// and returns them to the used ring itself under queue_mutex_, kicking the device thread only
-// when an interrupt is owed or the queue was full. Everything else goes to this disk's worker
+// (BlockImage::map_direct) go to io_uring (uring.h), submitted and reaped on the device
+// thread: the ring's eventfd sits in the event loop, so the wake-up the kernel's completion
+// work causes returns the chains at once. Everything else goes to this disk's worker
 // pool (threads "<name>w<i>", readv/writev straight into guest RAM), whose completions are
 // returned in batches on the device thread: a worker kicks the queue
 // (VirtioInterrupt::kick_queue) when the completion list goes from empty to non-empty; the
@@ -18,8 +18,7 @@
 // dropped, running ones are waited for, their completions discarded, before reset() returns.
 //
 // Threads: as VirtioDevice (transport mutex) plus the workers, which only touch the request
-// they run, the metrics, completions_ (completion_mutex_) and kick_target_, and the reaper,
-// which also touches queue_/in_flight_/interrupt_owed_ under queue_mutex_.
+// they run, the metrics, completions_ (completion_mutex_) and kick_target_.
 #pragma once
 
 #include <atomic>
@@ -37,6 +36,7 @@
 #include "vmm/devices/virtio/blk/request.h"
 #include "vmm/devices/virtio/blk/state.h"
 #include "vmm/devices/virtio/blk/uring.h"
+#include "vmm/event/event_loop.h"
 #include "vmm/virtio/device.h"
 
 namespace flotilla::vmm::virtio {
@@ -65,7 +65,7 @@ class VirtioBlock : public VirtioDevice {
   static constexpr uint32_t kDiscardAlignment = 8;  // sectors (4 KiB): hole-punch granularity
 
   static Result<std::shared_ptr<VirtioBlock>, VirtioError> create(
-      VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image);
+      VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image, EventLoop& loop);
   ~VirtioBlock() override;
 
   uint32_t device_type() const override;
@@ -100,7 +100,9 @@ class VirtioBlock : public VirtioDevice {
     uint16_t head;
     uint32_t used_len;
   };
-  VirtioBlock(VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image);
+  VirtioBlock(VirtioBlockConfig config, std::unique_ptr<storage::BlockImage> image,
+              EventLoop& loop);
+  void on_uring_completion();  // loop thread: the ring's eventfd fired
   // Validates one chain and completes it now (refused, GET_ID) or hands it to the workers.
   // Returns true when something was added to the used ring.
   bool handle(DescriptorChain&& chain);
@@ -108,12 +110,10 @@ class VirtioBlock : public VirtioDevice {
   // in_flight_ < queue size). Any thread.
   bool run_on_pool(BlkRequest&& request, uint32_t written);
   void complete_from_worker(uint16_t head, uint32_t used_len);
-  // Reaper thread: finished io_uring requests → used ring (queue_mutex_), kicking the device
-  // thread only for an interrupt or a full queue.
-  void complete_batch(std::vector<BlkUring::Done>& batch);
   bool drain_completions();  // device thread: completions → used ring
   bool reap_uring();         // device thread: CQEs already there → used ring (no kick)
 
+  EventLoop& loop_;  // watches the io_uring completion eventfd
   VirtioBlockConfig config_;
   BlockMetrics metrics_;
   BlkBackend backend_;
@@ -130,11 +130,6 @@ class VirtioBlock : public VirtioDevice {
   VirtioInterrupt* interrupt_ = nullptr;
   std::atomic<uint32_t> in_flight_{0};  // written on the device thread (transport mutex)
   std::atomic<VirtioInterrupt*> kick_target_{nullptr};
-  // Orders every use of queue_ between the device thread (process_queue, activate, reset) and
-  // the io_uring reaper, which returns its chains to the used ring itself (complete_batch).
-  std::mutex queue_mutex_;
-  bool accepting_ = false;                   // GUARDED_BY(queue_mutex_): activated, not reset
-  std::atomic<bool> interrupt_owed_{false};  // the reaper used chains the driver wants to hear of
   std::mutex completion_mutex_;
   std::vector<Completion> completions_;  // GUARDED_BY(completion_mutex_)
 };

@@ -1,12 +1,15 @@
-// BlkUring: IN/OUT requests as io_uring readv/writev on the image's fds; reaper thread.
+// BlkUring: IN/OUT requests as io_uring readv/writev on the image's fds, reaped by the device
+// thread when the ring's eventfd fires.
 #include "vmm/devices/virtio/blk/uring.h"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "storage/image/iov.h"
 
@@ -14,7 +17,6 @@ namespace flotilla::vmm::virtio {
 namespace {
 
 constexpr uint64_t kDirectAlign = 4096;
-constexpr uint64_t kStopMarker = 0;  // user_data of the NOP that ends the reaper
 
 }  // namespace
 
@@ -35,24 +37,28 @@ int UringRing::init(unsigned entries) {
 
 Result<std::unique_ptr<BlkUring>, VirtioError> BlkUring::create(const std::string& name,
                                                                 unsigned entries,
-                                                                BlkBackend& backend, OnDone on_done,
+                                                                BlkBackend& backend,
                                                                 Fallback fallback) {
   if (entries == 0 || entries > 4096) {
     return fail(
         VirtioError{VirtioErrorCode::kInvalidArgument, "virtio-blk io_uring: 1..4096 entries"});
   }
-  std::unique_ptr<BlkUring> u(new BlkUring(name, backend, std::move(on_done), std::move(fallback)));
+  std::unique_ptr<BlkUring> u(new BlkUring(name, backend, std::move(fallback)));
   if (const int rc = u->ring_.init(entries); rc < 0) {
     return fail(VirtioError{VirtioErrorCode::kSystem,
                             std::string("io_uring_queue_init: ") + std::strerror(-rc)});
   }
-  // Leave room for the stop NOP: never more operations in flight than the CQ holds.
-  u->max_ops_ = entries * 2 - 1;
-  try {
-    u->reaper_ = std::thread([p = u.get()] { p->run(); });
-  } catch (const std::system_error&) {
-    return fail(VirtioError{VirtioErrorCode::kSystem, "virtio-blk: cannot start the reaper"});
+  u->completion_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!u->completion_fd_) {
+    return fail(
+        VirtioError{VirtioErrorCode::kSystem, std::string("eventfd: ") + std::strerror(errno)});
   }
+  if (const int rc = io_uring_register_eventfd(u->ring_.get(), u->completion_fd_.get()); rc < 0) {
+    return fail(VirtioError{VirtioErrorCode::kSystem,
+                            std::string("io_uring_register_eventfd: ") + std::strerror(-rc)});
+  }
+  // Never more operations in flight than the CQ holds.
+  u->max_ops_ = entries * 2;
   return u;
 }
 
@@ -74,7 +80,7 @@ bool BlkUring::try_queue(BlkRequest& r, uint32_t written) {
   }
   const auto count = static_cast<unsigned>(map_scratch_.size());
   io_uring* ring = ring_.get();
-  if (ops_.load(std::memory_order_acquire) + count > max_ops_) return false;
+  if (ops_ + count > max_ops_) return false;
   if (io_uring_sq_space_left(ring) < count) {
     submit();
     if (io_uring_sq_space_left(ring) < count) return false;
@@ -91,7 +97,7 @@ bool BlkUring::try_queue(BlkRequest& r, uint32_t written) {
     seg.length = hs.length;
     if (!whole) seg.iov = storage::iov_slice(op->request.data, hs.request_offset, hs.length);
   }
-  ops_.fetch_add(count, std::memory_order_acq_rel);
+  ops_ += count;
   for (unsigned i = 0; i < count; ++i) {
     const storage::HostSegment& hs = map_scratch_[i];
     Segment& seg = op->segments[i];
@@ -108,77 +114,41 @@ bool BlkUring::try_queue(BlkRequest& r, uint32_t written) {
     io_uring_sqe_set_data(sqe, &seg);
   }
   op->pending = count;
-  op.release();  // owned by its SQEs until the reaper sees the last one
+  op.release();  // owned by its SQEs until the last one is reaped
   unsubmitted_ += count;
   queued_total_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
-void BlkUring::submit() {
+bool BlkUring::submit() {
   while (unsubmitted_ > 0) {
     const int rc = io_uring_submit(ring_.get());
-    if (rc >= 0) {
+    if (rc > 0) {
       unsubmitted_ -= std::min<unsigned>(unsubmitted_, static_cast<unsigned>(rc));
-      if (rc == 0) break;  // nothing taken (cannot happen with SQEs queued): do not spin
       continue;
     }
     if (rc == -EINTR) continue;
-    if (rc == -EAGAIN || rc == -EBUSY) {
-      // The kernel is short of resources or the CQ is full: the reaper frees room; the SQEs
-      // stay queued and go with the next submit (the next batch, or now after a yield).
-      std::this_thread::yield();
-      continue;
+    // EAGAIN/EBUSY: the kernel is short of resources (the CQ cannot overflow: ops_ ≤ its
+    // size). The SQEs stay queued for the caller's next try.
+    if (rc != -EAGAIN && rc != -EBUSY) {
+      spdlog::error("{}: io_uring_submit: {}", name_, std::strerror(-rc));
     }
-    spdlog::error("{}: io_uring_submit: {}", name_, std::strerror(-rc));
     break;
   }
+  return unsubmitted_ == 0;
 }
 
-void BlkUring::run() {
-  std::string thread_name = name_ + "u";
-  thread_name.resize(std::min<size_t>(thread_name.size(), 15));
-  pthread_setname_np(pthread_self(), thread_name.c_str());
-  io_uring* ring = ring_.get();
-  std::vector<Done> batch;
-  for (;;) {
-    io_uring_cqe* cqe = nullptr;
-    const int rc = io_uring_wait_cqe(ring, &cqe);
-    if (rc == -EINTR) continue;
-    if (rc < 0) {
-      spdlog::error("{}: io_uring_wait_cqe: {}; the reaper stops", name_, std::strerror(-rc));
-      return;
-    }
-    std::unique_lock lock(cq_mutex_);
-    const unsigned reaped = reap_locked(batch);
-    const bool stopping = stop_seen_;
-    lock.unlock();
-    if (!batch.empty()) {
-      on_done_(batch);
-      batch.clear();
-    }
-    // Only now: wait_idle (a reset) must not return while a batch is on its way to on_done.
-    release_ops(reaped);
-    if (stopping) return;
-  }
+void BlkUring::clear_completion_signal() {
+  eventfd_t count = 0;
+  // SAFETY: our own non-blocking eventfd; EAGAIN (nothing signalled) is fine.
+  (void)::eventfd_read(completion_fd_.get(), &count);
 }
 
 void BlkUring::reap_ready(std::vector<Done>& batch) {
-  if (ops_.load(std::memory_order_acquire) == 0) return;
-  std::unique_lock lock(cq_mutex_, std::try_to_lock);
-  if (!lock.owns_lock()) return;  // the reaper is at it
-  // The caller (device thread, transport mutex held) returns the batch before a reset can
-  // run, so the operations can be released at once.
-  release_ops(reap_locked(batch));
+  if (ops_ > 0) ops_ -= reap(batch);
 }
 
-void BlkUring::release_ops(unsigned count) {
-  if (count > 0 && ops_.fetch_sub(count, std::memory_order_acq_rel) == count) {
-    std::lock_guard idle(idle_mutex_);
-    idle_cv_.notify_all();
-  }
-}
-
-unsigned BlkUring::reap_locked(std::vector<Done>& batch) {
+unsigned BlkUring::reap(std::vector<Done>& batch) {
   io_uring* ring = ring_.get();
   io_uring_cqe* cqe = nullptr;
   unsigned head = 0;
@@ -186,13 +156,8 @@ unsigned BlkUring::reap_locked(std::vector<Done>& batch) {
   unsigned reaped_ops = 0;
   io_uring_for_each_cqe(ring, head, cqe) {
     ++seen;
-    const uint64_t data = io_uring_cqe_get_data64(cqe);
-    if (data == kStopMarker) {
-      stop_seen_ = true;
-      continue;
-    }
     ++reaped_ops;
-    auto* seg = reinterpret_cast<Segment*>(static_cast<uintptr_t>(data));
+    auto* seg = static_cast<Segment*>(io_uring_cqe_get_data(cqe));
     Op* op = seg->op;
     const int res = cqe->res;
     if (res < 0) {
@@ -217,34 +182,37 @@ void BlkUring::finish(std::unique_ptr<Op> op, std::vector<Done>& batch) {
   }
   const uint8_t status = backend_.finish_transfer(op->request, op->err);
   // SAFETY: the status byte lies in guest RAM; the driver reads it only after the chain is
-  // returned in the used ring (ordered by on_done's lock and the used-index release).
+  // returned in the used ring (the used-index release orders it).
   *op->request.status = status;
   batch.push_back(Done{op->request.head, status == VIRTIO_BLK_S_OK ? op->written + 1 : 1});
 }
 
 void BlkUring::wait_idle() {
-  submit();  // anything still queued must reach the kernel to ever complete
-  std::unique_lock lock(idle_mutex_);
-  idle_cv_.wait(lock, [this] { return ops_.load(std::memory_order_acquire) == 0; });
+  std::vector<Done> dropped;
+  while (ops_ > 0) {
+    // Anything still queued must reach the kernel to ever complete.
+    if (!submit() && ops_ == unsubmitted_) {
+      std::this_thread::yield();
+      continue;
+    }
+    io_uring_cqe* cqe = nullptr;
+    // The CQEs are posted by task work of the thread that submitted (the device thread), which
+    // runs it even while it waits for the transport mutex this caller holds.
+    const int rc = io_uring_wait_cqe(ring_.get(), &cqe);
+    if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
+      spdlog::error("{}: io_uring_wait_cqe: {}; {} operations abandoned", name_, std::strerror(-rc),
+                    ops_);
+      return;
+    }
+    reap_ready(dropped);
+    dropped.clear();
+  }
 }
 
 void BlkUring::stop() {
   if (stopped_) return;
   stopped_ = true;
-  if (!reaper_.joinable()) return;
   wait_idle();
-  io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
-  if (sqe == nullptr) {  // cannot be: nothing is queued once idle
-    submit();
-    sqe = io_uring_get_sqe(ring_.get());
-  }
-  if (sqe != nullptr) {
-    io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data64(sqe, kStopMarker);
-    ++unsubmitted_;
-    submit();
-  }
-  reaper_.join();
 }
 
 }  // namespace flotilla::vmm::virtio
