@@ -43,6 +43,9 @@ PAIRS = {
              ("flt-bb-0", "02:f1:0a:00:99:0b", "10.99.0.3/24")),
     "qemu": (("flt-bc-0", "02:f1:0a:00:99:1a", "10.99.0.4/24"),
              ("flt-bd-0", "02:f1:0a:00:99:1b", "10.99.0.5/24")),
+    # --baseline: another flotilla-vmm binary (A/B of a change, or A/A with the same one).
+    "base": (("flt-be-0", "02:f1:0a:00:99:2a", "10.99.0.6/24"),
+             ("flt-bf-0", "02:f1:0a:00:99:2b", "10.99.0.7/24")),
 }
 
 
@@ -116,6 +119,10 @@ def ours_argv(a, tap, mac, ip):
             "--nic", "%s,mac=%s" % (tap, mac)]
 
 
+def base_argv(a, tap, mac, ip):
+    return [a.baseline] + ours_argv(a, tap, mac, ip)[1:]
+
+
 def qemu_argv(a, tap, mac, ip):
     return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=on", "-enable-kvm",
             "-cpu", "host,-arch-capabilities", "-m", "64M", "-smp", "1", "-nodefaults",
@@ -127,12 +134,15 @@ def qemu_argv(a, tap, mac, ip):
             "-device", "virtio-net-device,netdev=n0,mac=%s" % mac]
 
 
+IMPL_ARGV = {"ours": ours_argv, "qemu": qemu_argv, "base": base_argv}
+
+
 def run_round(a, order, bridge_mac):
     """Boots both implementations' pairs (idle probes halt), then runs each row for one
     implementation right after the other (the order alternating row by row), so a change in
     the host's load hits both alike. Returns {impl: {("g2g"|"g2h", size): (fps, gbit, loss),
     ("ping",): us}}."""
-    argv = {"ours": ours_argv, "qemu": qemu_argv}
+    argv = IMPL_ARGV
     guests = {}
     out = {name: {} for name in order}
     try:
@@ -184,7 +194,7 @@ def run_round(a, order, bridge_mac):
 def ping_round(a, order, batches):
     """Boots both pairs, then alternates `net ping` batches of 50 echoes between them.
     Returns {impl: [average µs per batch]}."""
-    argv = {"ours": ours_argv, "qemu": qemu_argv}
+    argv = IMPL_ARGV
     guests = {}
     out = {name: [] for name in order}
     try:
@@ -252,6 +262,8 @@ def main():
     ap.add_argument("--vmm", help="default: BUILD_DIR/vmm/flotilla-vmm")
     ap.add_argument("--probe", help="default: BUILD_DIR/guest/probe/probe.elf")
     ap.add_argument("--veth", help="default: BUILD_DIR/bench/net/veth_frames")
+    ap.add_argument("--baseline", default="",
+                    help="another flotilla-vmm binary run in every round too (A/B table)")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--ping-only", type=int, metavar="BATCHES", default=0,
                     help="only the ping row: BATCHES alternated batches of 50 per round")
@@ -262,17 +274,19 @@ def main():
     if os.environ.get("FLOTILLA_BENCH_NETNS") != "1":
         env = dict(os.environ, FLOTILLA_BENCH_NETNS="1")
         os.execvpe("unshare", ["unshare", "--net", sys.executable] + sys.argv, env)
-    for path in (a.vmm, a.probe, a.veth):
+    for path in (a.vmm, a.probe, a.veth) + ((a.baseline,) if a.baseline else ()):
         if not os.path.exists(path):
             sys.exit("missing %s (build first: cmake --build build)" % path)
     bridge_mac = setup_network()
     if a.ping_only:
         ping_only(a)
         return
-    results = {"ours": [], "qemu": [], "host": []}
+    results = {"ours": [], "qemu": [], "base": [], "host": []}
     round_lines = []
+    impls = ["ours", "qemu"] + (["base"] if a.baseline else [])
     for r in range(a.runs):
-        order = ["ours", "qemu"] if r % 2 == 0 else ["qemu", "ours"]
+        # Every implementation takes every slot in turn (with two: alternating).
+        order = impls[r % len(impls):] + impls[:r % len(impls)]
         got_round = run_round(a, order, bridge_mac)
         for name in order:
             results[name].append(got_round[name])
@@ -287,9 +301,9 @@ def main():
     def med(name, key, i):
         return median([run[key][i] if run.get(key) else None for run in results[name]])
 
-    def ahead(key, lower_is_better=False):
-        """Rounds in which ours beat QEMU on this row, of the rounds both measured."""
-        pairs = [(o.get(key), q.get(key)) for o, q in zip(results["ours"], results["qemu"])]
+    def ahead(key, lower_is_better=False, other="qemu"):
+        """Rounds in which ours beat the other on this row, of the rounds both measured."""
+        pairs = [(o.get(key), q.get(key)) for o, q in zip(results["ours"], results[other])]
         pairs = [(o if isinstance(o, int) else o[0], q if isinstance(q, int) else q[0])
                  for o, q in pairs if o is not None and q is not None]
         won = sum(1 for o, q in pairs if (o < q if lower_is_better else o > q))
@@ -316,6 +330,20 @@ def main():
     lines.append("| ping guest→guest, average µs (lower is better) | - | %s | %s | %s | %s | - |" % (
         ping_o, ping_q, "%.2f" % (ping_q / ping_o) if ping_o and ping_q else "-",
         ahead(("ping",), lower_is_better=True)))
+    if a.baseline:
+        lines += ["", "A/B against --baseline %s (same rounds, same order rotation):" % a.baseline,
+                  "", "| row | flotilla-vmm | baseline | ours/baseline | ours ahead in (rounds) |",
+                  "|---|---|---|---|---|"]
+        for kind in ("g2g", "g2h"):
+            for size in SIZES:
+                ours, base = med("ours", (kind, size), 0), med("base", (kind, size), 0)
+                lines.append("| %s %d B frames/s | %d | %d | %.2f | %s |" % (
+                    kind, size, ours, base, ours / base if base else 0,
+                    ahead((kind, size), other="base")))
+        ping_b = median([run[("ping",)] for run in results["base"]])
+        lines.append("| ping µs | %s | %s | %s | %s |" % (
+            ping_o, ping_b, "%.2f" % (ping_b / ping_o) if ping_o and ping_b else "-",
+            ahead(("ping",), lower_is_better=True, other="base")))
     load = open("/proc/loadavg").read().split()[0]
     text = "\n".join(lines) + (
         "\n\nMedians of %d rounds, %d frames per row, load average %s at the end. ours/QEMU is "

@@ -66,6 +66,29 @@ VmmResult<void> VmFd::irq_line(uint32_t gsi, bool high) {
   return {};
 }
 
+VmmResult<void> VmFd::register_irqfd(int efd, uint32_t gsi) {
+  kvm_irqfd req{};
+  req.fd = static_cast<__u32>(efd);
+  req.gsi = gsi;
+  // SAFETY: KVM_IRQFD reads one kvm_irqfd; the kernel takes its own reference on efd.
+  if (::ioctl(fd_.get(), KVM_IRQFD, &req) < 0) {
+    return vmm_errno(VmmErrc::kIoctl, "KVM_IRQFD gsi " + std::to_string(gsi));
+  }
+  return {};
+}
+
+VmmResult<void> VmFd::unregister_irqfd(int efd, uint32_t gsi) {
+  kvm_irqfd req{};
+  req.fd = static_cast<__u32>(efd);
+  req.gsi = gsi;
+  req.flags = KVM_IRQFD_FLAG_DEASSIGN;
+  // SAFETY: KVM_IRQFD reads one kvm_irqfd.
+  if (::ioctl(fd_.get(), KVM_IRQFD, &req) < 0) {
+    return vmm_errno(VmmErrc::kIoctl, "KVM_IRQFD deassign gsi " + std::to_string(gsi));
+  }
+  return {};
+}
+
 VmmResult<void> VmFd::register_ioeventfd(int efd, IoSpace space, uint64_t addr, uint32_t len,
                                          std::optional<uint64_t> datamatch) {
   return ioeventfd(efd, space, addr, len, datamatch, false);

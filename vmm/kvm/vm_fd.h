@@ -30,6 +30,9 @@ class VmFd {
 
   // Drives an interrupt line of the in-kernel PIC/IOAPIC (legacy devices and virtio-mmio).
   VmmResult<void> irq_line(uint32_t gsi, bool high);
+  // The eventfd `efd` fires an edge on `gsi` each time it is written.
+  VmmResult<void> register_irqfd(int efd, uint32_t gsi);
+  VmmResult<void> unregister_irqfd(int efd, uint32_t gsi);
   // Writes of `len` bytes to `addr` (matching `datamatch` if given) signal `efd` in the kernel
   // instead of exiting to userspace.
   VmmResult<void> register_ioeventfd(int efd, IoSpace space, uint64_t addr, uint32_t len,

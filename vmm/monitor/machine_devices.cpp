@@ -118,11 +118,12 @@ VmmResult<void> Machine::add_virtio(std::shared_ptr<virtio::VirtioDevice> device
   const auto slot = static_cast<uint32_t>(d.transports.size());
   if (slot >= layout::kVirtioSlots) return vmm_fail(VmmErrc::kDevice, "no free virtio slot");
   const uint64_t base = layout::kVirtioBase + slot * layout::kVirtioSlotSize;
-  auto irq = std::make_unique<KvmIrqLine>(vm_, layout::kVirtioFirstGsi + slot);
-  auto transport = virtio::MmioTransport::create(std::move(device), memory_.view(), *irq, loop_);
+  auto irq = VirtioIrqLine::create(vm_, layout::kVirtioFirstGsi + slot);
+  if (!irq) return fail(irq.error());
+  auto transport = virtio::MmioTransport::create(std::move(device), memory_.view(), **irq, loop_);
   if (!transport)
     return vmm_fail(VmmErrc::kDevice, std::string(name) + ": " + transport.error().message);
-  d.virtio_irqs.push_back(std::move(irq));
+  d.virtio_irqs.push_back(std::move(*irq));
   for (uint16_t q = 0; q < (*transport)->queue_count(); ++q) {
     auto r = vm_.register_ioeventfd((*transport)->notify_eventfd(q), IoSpace::kMmio,
                                     base + virtio::MmioTransport::kNotifyOffset, 4, q);

@@ -23,8 +23,8 @@ namespace flotilla::vmm {
 // to the devices) go first, the interrupt lines the devices use go last.
 struct MachineDevices {
   std::unique_ptr<KvmIrqLine> com1_irq;
-  std::unique_ptr<KvmIrqLine> kbd_irq;                   // i8042 keyboard, IRQ 1
-  std::vector<std::unique_ptr<KvmIrqLine>> virtio_irqs;  // one per slot in use
+  std::unique_ptr<KvmIrqLine> kbd_irq;                      // i8042 keyboard, IRQ 1
+  std::vector<std::unique_ptr<VirtioIrqLine>> virtio_irqs;  // one per slot in use
   std::shared_ptr<Serial> serial;
   std::shared_ptr<I8042> i8042;
   std::shared_ptr<Rtc> rtc;

@@ -6,8 +6,8 @@
 // transport watches them on the EventLoop. A QueueNotify write that reaches write() (no
 // ioeventfd) signals the same eventfd, so queues are always processed on the loop thread.
 // Before DRIVER_OK (and after a failure/reset) notifications are drained and counted and guest
-// memory is never touched. Interrupts: InterruptLine::trigger() (the monitor makes it a
-// KVM_IRQ_LINE pulse on GSI 16 + slot) after setting InterruptStatus bits.
+// memory is never touched. Interrupts: InterruptLine::trigger() (the monitor's
+// VirtioIrqLine on GSI 16 + slot) after setting InterruptStatus bits.
 //
 // Hostile drivers: bad sizes/offsets/values are counted and ignored; a broken queue or a
 // failed activation sets DEVICE_NEEDS_RESET (and a config-change interrupt); nothing aborts.
