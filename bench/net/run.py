@@ -12,6 +12,9 @@ implementation, all four booted for a round (an idle probe halts). For each fram
                the bridge (a TPACKET_V3 ring, timed by the kernel's arrival stamps: a sink that
                is not woken per frame, so the row measures the sender's path).
   ping         guest A `net ping` guest B, 50 echoes: average round trip.
+--baseline VMM adds a third pair on another flotilla-vmm binary (A/B of a change, or A/A with a
+copy of the same one) and an A/B table; --ping-only BATCHES runs only the ping row, alternating
+batches of 50 echoes (prints, writes nothing).
 Implementations: flotilla-vmm --nic (ours) and qemu-system-x86_64 -M microvm with
 -netdev tap,vhost=off + virtio-net-device (/dev/vhost-net is absent here). The limit:
 veth_frames SIZE COUNT, two host processes exchanging the same frames over a veth pair with
@@ -137,24 +140,28 @@ def qemu_argv(a, tap, mac, ip):
 IMPL_ARGV = {"ours": ours_argv, "qemu": qemu_argv, "base": base_argv}
 
 
+def boot_pairs(a, order, guests):
+    """Boots each implementation's pair into `guests` (so the caller's cleanup sees every one
+    started) and warms ARP with three echoes from A to B."""
+    for name in order:
+        guests[name] = [Guest(IMPL_ARGV[name](a, *g), "%s guest %s" % (name, "AB"[i]))
+                        for i, g in enumerate(PAIRS[name])]
+    for name in order:
+        for g in guests[name]:
+            g.until(b"flotilla-probe ready", 30)
+            g.until(b"probe> ", 30)
+        guests[name][0].command("net ping %s 3" % PAIRS[name][1][2].split("/")[0])
+
+
 def run_round(a, order, bridge_mac):
     """Boots both implementations' pairs (idle probes halt), then runs each row for one
     implementation right after the other (the order alternating row by row), so a change in
     the host's load hits both alike. Returns {impl: {("g2g"|"g2h", size): (fps, gbit, loss),
     ("ping",): us}}."""
-    argv = IMPL_ARGV
     guests = {}
     out = {name: {} for name in order}
     try:
-        for name in order:
-            guests[name] = [Guest(argv[name](a, *g), "%s guest %s" % (name, "AB"[i]))
-                            for i, g in enumerate(PAIRS[name])]
-        for name in order:
-            for g in guests[name]:
-                g.until(b"flotilla-probe ready", 30)
-                g.until(b"probe> ", 30)
-            ga, gb = guests[name]
-            ga.command("net ping %s 3" % PAIRS[name][1][2].split("/")[0])  # ARP warm-up
+        boot_pairs(a, order, guests)
         row = 0
         for size in SIZES:
             for kind in ("g2g", "g2h"):
@@ -194,18 +201,10 @@ def run_round(a, order, bridge_mac):
 def ping_round(a, order, batches):
     """Boots both pairs, then alternates `net ping` batches of 50 echoes between them.
     Returns {impl: [average µs per batch]}."""
-    argv = IMPL_ARGV
     guests = {}
     out = {name: [] for name in order}
     try:
-        for name in order:
-            guests[name] = [Guest(argv[name](a, *g), "%s guest %s" % (name, "AB"[i]))
-                            for i, g in enumerate(PAIRS[name])]
-        for name in order:
-            for g in guests[name]:
-                g.until(b"flotilla-probe ready", 30)
-                g.until(b"probe> ", 30)
-            guests[name][0].command("net ping %s 3" % PAIRS[name][1][2].split("/")[0])
+        boot_pairs(a, order, guests)
         for b in range(batches):
             for name in (order if b % 2 == 0 else list(reversed(order))):
                 got = guests[name][0].command("net ping %s 50" % PAIRS[name][1][2].split("/")[0])
