@@ -114,7 +114,7 @@ bool BlkUring::try_queue(BlkRequest& r, uint32_t written) {
     io_uring_sqe_set_data(sqe, &seg);
   }
   op->pending = count;
-  op.release();  // owned by its SQEs until the last one is reaped
+  (void)op.release();  // owned by its SQEs until the last one is reaped
   unsubmitted_ += count;
   queued_total_.fetch_add(1, std::memory_order_relaxed);
   return true;
