@@ -124,9 +124,10 @@ VmmResult<void> Machine::add_virtio(std::shared_ptr<virtio::VirtioDevice> device
   if (!transport)
     return vmm_fail(VmmErrc::kDevice, std::string(name) + ": " + transport.error().message);
   d.virtio_irqs.push_back(std::move(*irq));
-  for (uint16_t q = 0; q < (*transport)->queue_count(); ++q) {
-    auto r = vm_.register_ioeventfd((*transport)->notify_eventfd(q), IoSpace::kMmio,
-                                    base + virtio::MmioTransport::kNotifyOffset, 4, q);
+  for (size_t q = 0; q < (*transport)->queue_count(); ++q) {
+    auto r =
+        vm_.register_ioeventfd((*transport)->notify_eventfd(static_cast<uint16_t>(q)),
+                               IoSpace::kMmio, base + virtio::MmioTransport::kNotifyOffset, 4, q);
     if (!r) return r;
   }
   if (auto r = insert(d.mmio, base, layout::kVirtioSlotSize, *transport, name); !r) return r;
