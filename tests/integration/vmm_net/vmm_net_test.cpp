@@ -118,10 +118,12 @@ TEST_F(VmmNetTest, TwoGuestsPingEachOtherAndTheHostBridge) {
   EXPECT_EQ(field(to_b, "received"), 20) << to_b;
   // Both guests sleep between echoes (10 ms apart: each interrupt comes after a quiet spell,
   // so the monitor injects it with KVM_IRQ_LINE). Woken by the interrupt, a round trip takes
-  // 0.3-1 ms here; woken only by the 100 Hz tick, it would average 5 ms or more.
+  // 0.3-1 ms here (averages up to 2.8 ms in loaded bench rounds); woken only by their 100 Hz
+  // ticks, both guests would wait 0-10 ms each: 10 ms on average, and a 20-echo average under
+  // 6 ms would be 4 standard deviations off.
   const long long rtt_avg_us = field(to_b, "rtt_avg_us");
   EXPECT_GE(rtt_avg_us, 0) << to_b;
-  EXPECT_LT(rtt_avg_us, 4000) << to_b;
+  EXPECT_LT(rtt_avg_us, 6000) << to_b;
   const std::string to_host = b.run_ok("net ping 10.88.0.1 3");
   EXPECT_EQ(field(to_host, "received"), 3) << to_host;
   EXPECT_GE(a.stats()["nics"][0]["tx_packets"].get<uint64_t>(), 5u);
