@@ -140,6 +140,11 @@ def qemu_argv(a, tap, mac, ip):
 IMPL_ARGV = {"ours": ours_argv, "qemu": qemu_argv, "base": base_argv}
 
 
+def round_order(impls, r):
+    """Round r's order: every implementation takes every slot in turn (with two: alternating)."""
+    return impls[r % len(impls):] + impls[:r % len(impls)]
+
+
 def boot_pairs(a, order, guests):
     """Boots each implementation's pair into `guests` (so the caller's cleanup sees every one
     started) and warms ARP with three echoes from A to B."""
@@ -221,7 +226,7 @@ def ping_only(a):
     """--ping-only: the ping row alone, many alternated batches; prints, writes nothing."""
     ours, qemu = [], []
     for r in range(a.runs):
-        order = ["ours", "qemu"] if r % 2 == 0 else ["qemu", "ours"]
+        order = round_order(["ours", "qemu"], r)
         got = ping_round(a, order, a.ping_only)
         ours += got["ours"]
         qemu += got["qemu"]
@@ -284,8 +289,7 @@ def main():
     round_lines = []
     impls = ["ours", "qemu"] + (["base"] if a.baseline else [])
     for r in range(a.runs):
-        # Every implementation takes every slot in turn (with two: alternating).
-        order = impls[r % len(impls):] + impls[:r % len(impls)]
+        order = round_order(impls, r)
         got_round = run_round(a, order, bridge_mac)
         for name in order:
             results[name].append(got_round[name])

@@ -13,6 +13,13 @@ int64_t monotonic_ns() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+// One edge: KVM_IRQ_LINE up and down. A failure means the VM is being torn down; the device
+// cannot act on it anyway.
+void pulse(VmFd& vm, uint32_t gsi) {
+  (void)vm.irq_line(gsi, true);
+  (void)vm.irq_line(gsi, false);
+}
+
 }  // namespace
 
 void KvmIrqLine::set_level(bool high) {
@@ -21,8 +28,7 @@ void KvmIrqLine::set_level(bool high) {
 }
 
 void KvmIrqLine::trigger() {
-  (void)vm_.irq_line(gsi_, true);
-  (void)vm_.irq_line(gsi_, false);
+  pulse(vm_, gsi_);
 }
 
 VmmResult<std::unique_ptr<VirtioIrqLine>> VirtioIrqLine::create(VmFd& vm, uint32_t gsi) {
@@ -47,8 +53,7 @@ void VirtioIrqLine::trigger() {
   if (now - last >= kQuietNs) {
     // Both paths pulse the same GSI from the same source: if they overlap, the guest sees at
     // least one edge, and it reads the interrupt status for everything pending.
-    (void)vm_.irq_line(gsi_, true);
-    (void)vm_.irq_line(gsi_, false);
+    pulse(vm_, gsi_);
     return;
   }
   const uint64_t one = 1;

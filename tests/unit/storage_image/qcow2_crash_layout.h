@@ -33,7 +33,8 @@ inline void fill_block(uint64_t i, std::span<std::byte> out) {
 }
 
 // The write index a block holds (-1: all zeroes, -2: not a whole block of one write).
-inline int64_t block_tag(std::span<const std::byte> in) {
+// `first_word`: the block's first 8-byte word within its write (0 for a whole block).
+inline int64_t block_tag(std::span<const std::byte> in, uint64_t first_word = 0) {
   auto word = [&](size_t w) {
     uint64_t v = 0;
     for (int b = 7; b >= 0; --b) v = (v << 8) | static_cast<uint8_t>(in[w * 8 + b]);
@@ -48,7 +49,7 @@ inline int64_t block_tag(std::span<const std::byte> in) {
   }
   const uint64_t tag = first >> 24;
   for (size_t w = 0; w < in.size() / 8; ++w) {
-    if (word(w) != ((tag << 24) | w)) return -2;
+    if (word(w) != ((tag << 24) | (first_word + w))) return -2;
   }
   return static_cast<int64_t>(tag) - 1;
 }
@@ -61,24 +62,7 @@ constexpr uint64_t kSector = 512;
 inline std::vector<int64_t> sector_tags(std::span<const std::byte> block) {
   std::vector<int64_t> out;
   for (uint64_t at = 0; at < block.size(); at += kSector) {
-    const auto sector = block.subspan(at, kSector);
-    auto word = [&](size_t w) {
-      uint64_t v = 0;
-      for (int b = 7; b >= 0; --b) v = (v << 8) | static_cast<uint8_t>(sector[w * 8 + b]);
-      return v;
-    };
-    const size_t first_word = at / 8;
-    const uint64_t head = word(0);
-    int64_t tag = -1;
-    if (head != 0) tag = static_cast<int64_t>(head >> 24) - 1;
-    for (size_t w = 0; w < kSector / 8; ++w) {
-      const uint64_t want = head == 0 ? 0 : (((head >> 24) << 24) | (first_word + w));
-      if (word(w) != want) {
-        tag = -2;
-        break;
-      }
-    }
-    out.push_back(tag);
+    out.push_back(block_tag(block.subspan(at, kSector), at / 8));
   }
   return out;
 }

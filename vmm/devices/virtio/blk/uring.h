@@ -2,7 +2,7 @@
 // maps a validated IN/OUT request through BlockImage::map_direct and, when the image says the
 // bytes are plain host ranges, queues one readv/writev SQE per host segment straight on the
 // image's fd (O_DIRECT where offsets and buffers allow), and submits once per batch. The
-// device thread reaps too (reap_ready: status bytes written, counted by
+// device thread also reaps (reap_ready: status bytes written, counted by
 // BlkBackend::finish_transfer): the kernel posts a read or write's completion from task work
 // run by the thread that submitted it, so that thread is woken for it anyway; the ring's
 // eventfd (completion_fd, io_uring_register_eventfd), which its event loop watches, then makes
