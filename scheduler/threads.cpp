@@ -1,18 +1,13 @@
 #include "scheduler/threads.h"
 
 #include <sched.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-// <linux/sched/types.h> has sched_attr (the kernel ABI) but also a sched_param that <sched.h>
-// already defines: rename the kernel's copy while including it.
-#define sched_param linux_sched_param
-#include <linux/sched/types.h>
-#undef sched_param
 
+#include "common/thread_slice.h"
 #include "scheduler/internal/fs.h"
 
 namespace flotilla::scheduler {
@@ -101,15 +96,10 @@ Result<void, SchedError> place_threads(pid_t pid, const CpuList& cpus, bool pin_
 }
 
 Result<void, SchedError> set_thread_slice(pid_t tid, uint64_t slice_ns) {
-  sched_attr attr{};
-  attr.size = sizeof(attr);
-  attr.sched_policy = SCHED_OTHER;
-  attr.sched_runtime = slice_ns;
-  // SAFETY: sched_setattr reads attr.size bytes of a zero-initialised struct; flags 0.
-  if (::syscall(SYS_sched_setattr, tid, &attr, 0) != 0) {
+  if (auto r = flotilla::set_thread_slice(tid, slice_ns); !r) {
     return proc_error(
         "sched_setattr(" + std::to_string(tid) + ", slice " + std::to_string(slice_ns) + " ns)",
-        errno);
+        r.error());
   }
   return {};
 }

@@ -76,7 +76,27 @@ class Guest:
         self.p.wait()
 
 
-def run_guest(argv, commands):
+# A vCPU thread: ours name theirs `vcpuN`, QEMU (with -name ...,debug-threads=on) `CPU N/KVM`.
+VCPU_COMM = re.compile(r"^(vcpu\d+|CPU \d+/KVM)$")
+
+
+def place_partition(pid):
+    """What flotillad does for a partition VM with one dedicated core (scheduler/README.md
+    "Partition"): the vCPU alone on the highest-numbered core, every other thread of the
+    monitor (device, I/O, main) on the cores left, the shared ones (libvirt's emulatorpin)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        sys.exit("--placement partition needs 2 or more CPUs")
+    dedicated, shared = {cpus[-1]}, set(cpus[:-1])
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            comm = open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
+            os.sched_setaffinity(int(tid), dedicated if VCPU_COMM.match(comm) else shared)
+        except OSError:
+            pass  # a thread that just ended
+
+
+def run_guest(argv, commands, placement="default"):
     """Boots, runs the bench commands, returns {(pattern, op): (mib_per_s, iops)}."""
     g = Guest(argv)
     try:
@@ -84,6 +104,8 @@ def run_guest(argv, commands):
         g.command("blk info")
         res = {}
         for cmd in commands:
+            if placement == "partition":
+                place_partition(g.p.pid)  # again: threads started since (io_uring workers)
             m = BENCH_RE.search(g.command(cmd))
             if not m:
                 raise GuestError("no bench line for %s" % cmd)
@@ -102,7 +124,7 @@ def bench_commands(a):
 def qemu_argv(a, image, fmt):
     return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=on", "-enable-kvm",
             "-cpu", "host,-arch-capabilities", "-m", "%dM" % a.memory_mib, "-smp", "1",
-            "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-no-reboot",
+            "-name", "bench,debug-threads=on", "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-no-reboot",
             "-kernel", a.probe, "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
             "-global", "virtio-mmio.force-legacy=false",
             "-drive", "file=%s,if=none,id=d0,format=%s,cache=none,aio=%s" % (image, fmt,
@@ -179,6 +201,10 @@ def main():
     ap.add_argument("--qemu-aio", default="io_uring", help="io_uring | native | threads")
     ap.add_argument("--dir", default=None,
                     help="where the images go (the file system under test)")
+    ap.add_argument("--placement", choices=("default", "partition"), default="default",
+                    help="default: threads where the kernel puts them; partition: the vCPU "
+                         "alone on the last core and the monitor's other threads on the rest, "
+                         "for both VMMs (flotillad's partition mode)")
     ap.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     a = ap.parse_args()
     a.formats = a.formats.split(",")
@@ -223,7 +249,7 @@ def main():
                     else:
                         argv = (ours_argv if w == "ours" else qemu_argv)(a, images[f], f)
                     try:
-                        res = run_guest(argv, cmds)
+                        res = run_guest(argv, cmds, a.placement)
                     except GuestError as e:
                         if w in ("ours", "base"):  # e.g. qcow2 not supported: say so, go on
                             notes[(f, w)] = "n/a (%s)" % str(e).splitlines()[0][:60]
@@ -259,8 +285,9 @@ def main():
 
     title = ("median of %d runs; seq %d MiB in 1 MiB requests (QD 4), rand %d MiB in 4 KiB "
              "requests (QD 32); images %d MiB on %s (%s); guest 128 MiB, 1 vCPU; QEMU "
-             "cache=none,aio=%s; ours --disk ...,direct" %
-             (a.runs, a.seq_mib, a.rand_mib, a.image_mib, a.dir, fs_type, a.qemu_aio))
+             "cache=none,aio=%s; ours --disk ...,direct; threads placed: %s" %
+             (a.runs, a.seq_mib, a.rand_mib, a.image_mib, a.dir, fs_type, a.qemu_aio,
+              a.placement))
     header = ("| image | row | host O_DIRECT | flotilla-vmm | QEMU microvm | ours/host | "
               "ours/QEMU | rounds ours > QEMU | QEMU/host |")
     if a.baseline:

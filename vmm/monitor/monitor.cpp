@@ -1,11 +1,12 @@
 #include "vmm/monitor/monitor.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <chrono>
 #include <future>
+
+#include "vmm/event/device_thread.h"
 
 namespace flotilla::vmm {
 
@@ -34,7 +35,7 @@ Monitor::~Monitor() {
 
 VmmResult<void> Monitor::start_services() {
   loop_thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "devices");
+    enter_device_thread("devices");
     loop_->run();
   });
   if (auto r = watch_stdin(); !r) return r;

@@ -1,12 +1,13 @@
 // BlkBackend: requests → BlockImage calls. BlkWorkerPool: named threads, bounded FIFO.
 #include "vmm/devices/virtio/blk/backend.h"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "vmm/event/device_thread.h"
 
 namespace flotilla::vmm::virtio {
 
@@ -153,8 +154,7 @@ size_t BlkWorkerPool::thread_count() const {
 }
 
 void BlkWorkerPool::run(std::string name) {
-  name.resize(std::min<size_t>(name.size(), 15));  // the kernel's limit
-  pthread_setname_np(pthread_self(), name.c_str());
+  enter_device_thread(name);
   std::unique_lock lock(mutex_);
   for (;;) {
     ++idle_;
