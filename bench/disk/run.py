@@ -14,7 +14,8 @@ convert of that raw file, so every cluster is allocated), runs the guests (their
 between rounds, so each takes each slot equally often: use a multiple of 2, or 3 with
 --baseline, for --runs), then the host tool (its writes land on the image files directly,
 which is why it goes last and the images are remade each round). Figures are medians of
---runs rounds. Writes bench/disk/RESULTS.md unless --no-write.
+--runs rounds; a "paired" ratio is the median of the per-round ratios. Writes
+bench/disk/RESULTS.md unless --no-write.
 """
 import argparse
 import os
@@ -275,6 +276,15 @@ def main():
             return "—"
         return "%.2f" % (value(r, x) / value(r, y))
 
+    def paired(f, r, w, other):
+        # The median of the per-round ratios: the host's own speed drifts by 10-25 % within
+        # minutes here, and a round's contenders run seconds apart, so pairing them cancels the
+        # drift that a ratio of two medians (taken from different rounds) keeps.
+        x, y = samples[(f, r, w)], samples[(f, r, other)]
+        if not x or len(x) != len(y):
+            return "—"
+        return "%.2f" % statistics.median(value(r, p) / value(r, q) for p, q in zip(x, y))
+
     def won(f, r, w, other):
         # Rounds in which w beat `other` (same round, back to back): a shared host's load
         # swings within seconds, so the paired count says more than two medians do.
@@ -289,19 +299,20 @@ def main():
              (a.runs, a.seq_mib, a.rand_mib, a.image_mib, a.dir, fs_type, a.qemu_aio,
               a.placement))
     header = ("| image | row | host O_DIRECT | flotilla-vmm | QEMU microvm | ours/host | "
-              "ours/QEMU | rounds ours > QEMU | QEMU/host |")
+              "ours/host paired | ours/QEMU | rounds ours > QEMU | QEMU/host | QEMU/host paired |")
     if a.baseline:
         header += " baseline | ours/baseline | rounds ours > baseline |"
-    lines = [header, "|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if a.baseline
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if a.baseline
                                                                else "")]
     names = {"seq": "%s 1 MiB", "rand": "%s 4 KiB"}
     for f in a.formats:
         for r in a.rows:
             h, o, q = (med(f, r, w) for w in who[:3])
             rowname = names[r[0]] % ("%s-%s" % r)
-            line = "| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            line = "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 f, rowname, fmt_cell(r, h), fmt_cell(r, o), fmt_cell(r, q), ratio(o, h, r),
-                ratio(o, q, r), won(f, r, "ours", "qemu"), ratio(q, h, r))
+                paired(f, r, "ours", "host"), ratio(o, q, r), won(f, r, "ours", "qemu"),
+                ratio(q, h, r), paired(f, r, "qemu", "host"))
             if a.baseline:
                 b = med(f, r, "base")
                 line += " %s | %s | %s |" % (fmt_cell(r, b), ratio(o, b, r),
