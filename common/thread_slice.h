@@ -1,10 +1,10 @@
 // set_thread_slice: EEVDF's per-task slice (sched_setattr, SCHED_OTHER with sched_runtime;
-// Linux ≥ 6.12 honours it, clamped to 0.1..100 ms; older kernels accept and ignore it).
+// Linux ≥ 6.12 honours it, clamped to 0.1..100 ms; older kernels ignore it).
 //
 // A short slice is a latency request: the task's virtual deadline comes sooner, so when it wakes
-// onto a CPU where a long-running task (a spinning vCPU) holds the slice, it preempts at once
-// (the kernel's PREEMPT_SHORT) instead of waiting for that slice to end — milliseconds on a busy
-// core. It does not give the task more CPU time than its weight says.
+// onto a CPU where a long-running task (a spinning vCPU) holds the slice, it can preempt it (the
+// kernel's PREEMPT_SHORT) instead of waiting for that slice to end — milliseconds on a busy
+// core. Not always: an ineligible task still waits. It gives no more CPU time than the weight.
 #pragma once
 
 #include <sys/types.h>

@@ -82,9 +82,10 @@ VCPU_COMM = re.compile(r"^(vcpu\d+|CPU \d+/KVM)$")
 
 
 def place_partition(pid):
-    """What flotillad does for a partition VM with one dedicated core (scheduler/README.md
-    "Partition"): the vCPU alone on the highest-numbered core, every other thread of the
-    monitor (device, I/O, main) on the cores left, the shared ones (libvirt's emulatorpin)."""
+    """libvirt's vcpupin + emulatorpin for a VM with one dedicated core: the vCPU alone on the
+    highest-numbered core, every other thread of the monitor (device, I/O, main) on the cores
+    left. (flotillad's partition mode pins the vCPU the same way but keeps the device threads
+    on the VM's dedicated cores: scheduler/README.md, "Partition".)"""
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         sys.exit("--placement partition needs 2 or more CPUs")
@@ -125,7 +126,8 @@ def bench_commands(a):
 def qemu_argv(a, image, fmt):
     return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=on", "-enable-kvm",
             "-cpu", "host,-arch-capabilities", "-m", "%dM" % a.memory_mib, "-smp", "1",
-            "-name", "bench,debug-threads=on", "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-no-reboot",
+            "-name", "bench,debug-threads=on", "-nodefaults", "-no-user-config", "-nographic",
+            "-serial", "stdio", "-no-reboot",
             "-kernel", a.probe, "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
             "-global", "virtio-mmio.force-legacy=false",
             "-drive", "file=%s,if=none,id=d0,format=%s,cache=none,aio=%s" % (image, fmt,
@@ -205,7 +207,7 @@ def main():
     ap.add_argument("--placement", choices=("default", "partition"), default="default",
                     help="default: threads where the kernel puts them; partition: the vCPU "
                          "alone on the last core and the monitor's other threads on the rest, "
-                         "for both VMMs (flotillad's partition mode)")
+                         "for both VMMs (libvirt's vcpupin + emulatorpin)")
     ap.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     a = ap.parse_args()
     a.formats = a.formats.split(",")
@@ -299,11 +301,11 @@ def main():
              (a.runs, a.seq_mib, a.rand_mib, a.image_mib, a.dir, fs_type, a.qemu_aio,
               a.placement))
     header = ("| image | row | host O_DIRECT | flotilla-vmm | QEMU microvm | ours/host | "
-              "ours/host paired | ours/QEMU | rounds ours > QEMU | QEMU/host | QEMU/host paired |")
+              "ours/host paired | ours/QEMU | rounds ours > QEMU | QEMU/host | "
+              "QEMU/host paired |")
     if a.baseline:
         header += " baseline | ours/baseline | rounds ours > baseline |"
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if a.baseline
-                                                               else "")]
+    lines = [header, "|---" * 11 + "|" + ("---|---|---|" if a.baseline else "")]
     names = {"seq": "%s 1 MiB", "rand": "%s 4 KiB"}
     for f in a.formats:
         for r in a.rows:

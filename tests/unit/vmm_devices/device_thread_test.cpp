@@ -27,7 +27,7 @@ uint64_t slice_ns(pid_t tid) {
   return 0;
 }
 
-TEST(DeviceThread, IsNamedAndGetsTheShortSliceWhereTheKernelHasOne) {
+TEST(DeviceThread, IsNamedAndGetsTheShortSlice) {
   // Read from inside the thread: /proc/self/task/<tid> is gone once it ends.
   std::string comm;
   uint64_t before = 0, after = 0;
