@@ -19,9 +19,10 @@ inline constexpr uint64_t kDeviceThreadSliceNs = 300'000;
 // thread woken onto the CPU of a vCPU spinning in the guest (a polling driver) waits for the
 // vCPU's slice or the next 4 ms tick. In perf traces of a 256 MiB sequential write in
 // bench/disk (3 pairs), the time from a batch's completion to the next submission summed to
-// 6.5–15.5 ms with the default slice and 0.3–5.8 ms with a short one. The kernel still
-// sometimes runs the vCPU first; only keeping the two apart (flotillad's partition mode) ends
-// it. Best effort: a kernel that refuses the slice leaves the default, with a debug line.
+// 6.5–15.5 ms with the default slice, 0.3–5.8 ms with 0.1 ms; later, 1.8–5.9 ms with this
+// 0.3 ms slice against 2.4–6.4 ms with 0.1 ms (4 traces each). The kernel still sometimes
+// runs the vCPU first. Best effort: a kernel that refuses the slice leaves the default, with a
+// debug line.
 void enter_device_thread(std::string_view name);
 
 }  // namespace flotilla::vmm
