@@ -278,22 +278,24 @@ def main():
             return "—"
         return "%.2f" % (value(r, x) / value(r, y))
 
+    def rounds(f, r, w, other):
+        # (w, other) per round, run back to back: a shared host's load swings within seconds,
+        # so comparing within a round says more than two medians do. None if unpaired.
+        x, y = samples[(f, r, w)], samples[(f, r, other)]
+        if not x or len(x) != len(y):
+            return None
+        return [(value(r, p), value(r, q)) for p, q in zip(x, y)]
+
     def paired(f, r, w, other):
         # The median of the per-round ratios: the host's own speed drifts by 10-25 % within
-        # minutes here, and a round's contenders run seconds apart, so pairing them cancels the
-        # drift that a ratio of two medians (taken from different rounds) keeps.
-        x, y = samples[(f, r, w)], samples[(f, r, other)]
-        if not x or len(x) != len(y):
-            return "—"
-        return "%.2f" % statistics.median(value(r, p) / value(r, q) for p, q in zip(x, y))
+        # minutes here, which pairing cancels and a ratio of two medians keeps.
+        pairs = rounds(f, r, w, other)
+        return "—" if pairs is None else "%.2f" % statistics.median(p / q for p, q in pairs)
 
     def won(f, r, w, other):
-        # Rounds in which w beat `other` (same round, back to back): a shared host's load
-        # swings within seconds, so the paired count says more than two medians do.
-        x, y = samples[(f, r, w)], samples[(f, r, other)]
-        if not x or len(x) != len(y):
-            return "—"
-        return "%d/%d" % (sum(1 for p, q in zip(x, y) if value(r, p) > value(r, q)), len(x))
+        # Rounds in which w beat `other`.
+        pairs = rounds(f, r, w, other)
+        return "—" if pairs is None else "%d/%d" % (sum(p > q for p, q in pairs), len(pairs))
 
     title = ("median of %d runs; seq %d MiB in 1 MiB requests (QD 4), rand %d MiB in 4 KiB "
              "requests (QD 32); images %d MiB on %s (%s); guest 128 MiB, 1 vCPU; QEMU "

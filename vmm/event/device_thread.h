@@ -15,14 +15,11 @@ inline constexpr uint64_t kDeviceThreadSliceNs = 300'000;
 
 // Names the calling thread (cut to the kernel's 15 characters: /proc/<pid>/task/<tid>/comm,
 // which flotillad's scheduler and the benches read) and asks for kDeviceThreadSliceNs. Device
-// work comes in bursts of microseconds that a guest waits for. With the default slice, a device
-// thread woken onto the CPU of a vCPU spinning in the guest (a polling driver) waits for the
-// vCPU's slice or the next 4 ms tick. In perf traces of a 256 MiB sequential write in
-// bench/disk (3 pairs), the time from a batch's completion to the next submission summed to
-// 6.5–15.5 ms with the default slice, 0.3–5.8 ms with 0.1 ms; later, 1.8–5.9 ms with this
-// 0.3 ms slice against 2.4–6.4 ms with 0.1 ms (4 traces each). The kernel still sometimes
-// runs the vCPU first. Best effort: a kernel that refuses the slice leaves the default, with a
-// debug line.
+// work comes in bursts of microseconds that a guest waits for; with the default slice, a device
+// thread woken onto the CPU of a vCPU spinning in the guest (a polling driver) could wait for
+// the vCPU's slice or the next 4 ms tick (perf traces and figures: bench/disk/README.md,
+// session 7). The kernel may still run the vCPU first. Best effort: a kernel that refuses the
+// slice leaves the default, with a debug line.
 void enter_device_thread(std::string_view name);
 
 }  // namespace flotilla::vmm
