@@ -74,6 +74,7 @@ inline std::vector<uint8_t> read_file(const std::filesystem::path& p, uint64_t o
 struct BlkFixtureOptions {
   uint64_t disk_bytes = 1 << 20;
   bool read_only = false;
+  bool direct = false;  // O_DIRECT (a disk's `direct` option): io_uring then uses fixed buffers
   std::string serial = "flotilla-test-disk";
   uint16_t queue_size = 64;
   unsigned workers = 2;
@@ -105,6 +106,7 @@ class BlkHarness {
     storage::OpenOptions open;
     open.path = image_path.string();
     open.read_only = options.read_only;
+    open.direct = options.direct;
     open.format = options.format;
     open.extents = options.extents;
     auto img = storage::open_image(open);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -135,8 +136,74 @@ TEST(VirtioBlockDataPath, ShortTransferFallsBackToTheSynchronousPath) {
   EXPECT_EQ(h.block->metrics().errors, 0u);
 }
 
-TEST(VirtioBlockDataPath, ResetWaitsForEveryQueuedTransfer) {
-  BlkHarness h({.disk_bytes = 16 << 20, .queue_size = 64});
+// Pinned memory of this process as the kernel counts it (io_uring's registered buffers).
+uint64_t pinned_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmPin:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return ~0ULL;
+}
+
+TEST(VirtioBlockDataPath, DirectTransfersUseGuestRamRegisteredAChunkAtATime) {
+  const uint64_t pinned_before = pinned_kib();
+  BlkHarness h({.disk_bytes = 4 << 20, .direct = true});
+  h.bring_up();
+  EXPECT_EQ(pinned_kib(), pinned_before) << "activation alone pins nothing";
+  // 64 KiB out of guest RAM at 1 MiB, back into RAM at 1.5 MiB: both in the first 2 MiB chunk.
+  fill_pattern(h.ram.at(kD), 64 << 10, 11);
+  ASSERT_EQ(h.request(VIRTIO_BLK_T_OUT, 8, kD, 64 << 10).status, VIRTIO_BLK_S_OK);
+  EXPECT_EQ(read_file(h.image_path, 8 * 512, 64 << 10),
+            std::vector<uint8_t>(h.ram.at(kD), h.ram.at(kD) + (64 << 10)));
+  ASSERT_EQ(h.request(VIRTIO_BLK_T_IN, 8, kD + (512 << 10), 64 << 10).status, VIRTIO_BLK_S_OK);
+  EXPECT_EQ(std::memcmp(h.ram.at(kD), h.ram.at(kD + (512 << 10)), 64 << 10), 0);
+  EXPECT_EQ(h.block->uring_fixed_transfers(), expect_io_uring() ? 2u : 0u);
+  if (expect_io_uring()) {
+    // One chunk pinned, not the harness's 16 MiB of RAM.
+    EXPECT_EQ(pinned_kib() - pinned_before, 2048u);
+  }
+  // A buffer across the 2 MiB chunk boundary goes as a plain iovec, with the same bytes.
+  const uint64_t across = (2 << 20) - (8 << 10);
+  fill_pattern(h.ram.at(across), 16 << 10, 12);
+  ASSERT_EQ(h.request(VIRTIO_BLK_T_OUT, 64, across, 16 << 10).status, VIRTIO_BLK_S_OK);
+  ASSERT_EQ(h.request(VIRTIO_BLK_T_IN, 64, kD, 16 << 10).status, VIRTIO_BLK_S_OK);
+  EXPECT_EQ(std::memcmp(h.ram.at(kD), h.ram.at(across), 16 << 10), 0);
+  EXPECT_EQ(h.block->uring_fixed_transfers(), expect_io_uring() ? 3u : 0u);
+  EXPECT_EQ(h.block->uring_requests(), expect_io_uring() ? 4u : 0u);
+  // A reset unpins; the next activation registers again on use.
+  h.driver->w(VIRTIO_MMIO_STATUS, 0);
+  EXPECT_EQ(pinned_kib(), pinned_before);
+  std::memset(h.ram.at(0x1000), 0, 0x9000);
+  h.vq = std::make_unique<testing::VirtqDriver>(
+      h.ram, testing::VirtqLayout{.size = 64, .desc = 0x1000, .avail = 0x6000, .used = 0x8000});
+  h.bring_up();
+  ASSERT_EQ(h.request(VIRTIO_BLK_T_IN, 8, kD + (4 << 20), 64 << 10).status, VIRTIO_BLK_S_OK);
+  EXPECT_EQ(read_file(h.image_path, 8 * 512, 64 << 10),
+            std::vector<uint8_t>(h.ram.at(kD + (4 << 20)), h.ram.at(kD + (4 << 20)) + (64 << 10)));
+  EXPECT_EQ(h.block->uring_fixed_transfers(), expect_io_uring() ? 4u : 0u);
+}
+
+TEST(VirtioBlockDataPath, FixedBuffersCanBeTurnedOff) {
+  ::setenv("FLOTILLA_BLK_FIXED", "0", 1);
+  const uint64_t pinned_before = pinned_kib();
+  {
+    BlkHarness h({.disk_bytes = 4 << 20, .direct = true});
+    h.bring_up();
+    fill_pattern(h.ram.at(kD), 64 << 10, 13);
+    ASSERT_EQ(h.request(VIRTIO_BLK_T_OUT, 0, kD, 64 << 10).status, VIRTIO_BLK_S_OK);
+    EXPECT_EQ(h.block->uring_requests(), expect_io_uring() ? 1u : 0u);
+    EXPECT_EQ(h.block->uring_fixed_transfers(), 0u);
+    EXPECT_EQ(pinned_kib(), pinned_before);
+  }
+  ::unsetenv("FLOTILLA_BLK_FIXED");
+}
+
+// Requests in flight at a reset, with buffered and with O_DIRECT (fixed-buffer) transfers.
+class ResetWithTransfersInFlight : public ::testing::TestWithParam<bool> {};
+
+TEST_P(ResetWithTransfersInFlight, ResetWaitsForEveryQueuedTransfer) {
+  BlkHarness h({.disk_bytes = 16 << 20, .direct = GetParam(), .queue_size = 64});
   h.bring_up();
   for (int round = 0; round < 3; ++round) {
     // 20 x 256 KiB reads published at once, then an immediate reset: it must return only
@@ -158,7 +225,14 @@ TEST(VirtioBlockDataPath, ResetWaitsForEveryQueuedTransfer) {
     EXPECT_EQ(read_file(h.image_path, 0, 4096),
               std::vector<uint8_t>(h.ram.at(kD), h.ram.at(kD) + 4096));
   }
+  // How many of the reads started before each reset varies; the writes after it are fixed.
+  if (GetParam() && expect_io_uring()) {
+    EXPECT_GE(h.block->uring_fixed_transfers(), 3u);
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(VirtioBlockDataPath, ResetWithTransfersInFlight, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Direct" : "Buffered"; });
 
 }  // namespace
 }  // namespace flotilla::vmm::virtio

@@ -160,6 +160,7 @@ Result<void, VirtioError> VirtioBlock::activate(const GuestMemoryView& memory,
   interrupt_ = &interrupt;
   in_flight_ = 0;
   kick_target_.store(&interrupt, std::memory_order_release);
+  if (uring_) uring_->attach_memory(memory);
   return {};
 }
 
@@ -168,7 +169,10 @@ void VirtioBlock::reset() {
   // Chains the driver is about to forget: not started → dropped; running → waited for (their
   // buffers stay valid guest RAM; the driver does not look at them after a reset). io_uring
   // first: reaping may still hand a short transfer to the pool.
-  if (uring_) uring_->wait_idle();
+  if (uring_) {
+    uring_->wait_idle();
+    uring_->detach_memory();  // nothing in flight uses a registered buffer any more
+  }
   pool_->discard_queued();
   pool_->wait_idle();
   {

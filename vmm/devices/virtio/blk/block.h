@@ -91,6 +91,8 @@ class VirtioBlock : public VirtioDevice {
   bool uses_io_uring() const { return uring_ != nullptr; }
   // IN/OUT requests submitted through io_uring so far (tests: proves which path ran).
   uint64_t uring_requests() const { return uring_ ? uring_->queued_total() : 0; }
+  // io_uring transfers that used guest RAM registered as a fixed buffer (fixed_buffers.h).
+  uint64_t uring_fixed_transfers() const { return uring_ ? uring_->fixed_total() : 0; }
   VirtioBlockState state() const;
   // false when the state belongs to a disk of another size.
   bool restore(const VirtioBlockState& state);

@@ -106,11 +106,7 @@ bool BlkUring::try_queue(BlkRequest& r, uint32_t written) {
                         hs.length % kDirectAlign == 0 && storage::iov_aligned(iov, kDirectAlign);
     const int fd = direct ? hs.direct_fd : hs.fd;
     io_uring_sqe* sqe = io_uring_get_sqe(ring);  // space checked above
-    if (write) {
-      io_uring_prep_writev(sqe, fd, iov.data(), static_cast<unsigned>(iov.size()), hs.host_offset);
-    } else {
-      io_uring_prep_readv(sqe, fd, iov.data(), static_cast<unsigned>(iov.size()), hs.host_offset);
-    }
+    prep(sqe, write, fd, direct, iov, hs.host_offset);
     io_uring_sqe_set_data(sqe, &seg);
   }
   op->pending = count;
@@ -118,6 +114,38 @@ bool BlkUring::try_queue(BlkRequest& r, uint32_t written) {
   unsubmitted_ += count;
   queued_total_.fetch_add(1, std::memory_order_relaxed);
   return true;
+}
+
+void BlkUring::prep(io_uring_sqe* sqe, bool write, int fd, bool direct,
+                    const std::vector<iovec>& iov, uint64_t offset) {
+  // Only O_DIRECT pins per request; a buffered transfer copies either way.
+  const int slot =
+      direct && iov.size() == 1 ? fixed_.slot_for(iov[0].iov_base, iov[0].iov_len) : -1;
+  if (slot >= 0) {
+    // iov_len ≤ one chunk ≤ FixedBuffers::kMaxChunk (1 GiB).
+    const auto len = static_cast<unsigned>(iov[0].iov_len);
+    if (write) {
+      io_uring_prep_write_fixed(sqe, fd, iov[0].iov_base, len, offset, slot);
+    } else {
+      io_uring_prep_read_fixed(sqe, fd, iov[0].iov_base, len, offset, slot);
+    }
+    fixed_total_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const auto count = static_cast<unsigned>(iov.size());
+  if (write) {
+    io_uring_prep_writev(sqe, fd, iov.data(), count, offset);
+  } else {
+    io_uring_prep_readv(sqe, fd, iov.data(), count, offset);
+  }
+}
+
+void BlkUring::attach_memory(const GuestMemoryView& memory) {
+  if (!stopped_) fixed_.attach(ring_.get(), memory.regions());
+}
+
+void BlkUring::detach_memory() {
+  fixed_.detach();
 }
 
 bool BlkUring::submit() {
@@ -213,6 +241,7 @@ void BlkUring::stop() {
   if (stopped_) return;
   stopped_ = true;
   wait_idle();
+  detach_memory();
 }
 
 }  // namespace flotilla::vmm::virtio
