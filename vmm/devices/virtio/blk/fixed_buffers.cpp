@@ -55,7 +55,6 @@ void FixedBuffers::detach() {
   ring_ = nullptr;
   spans_.clear();
   registered_.clear();
-  registered_count_ = 0;
   refused_ = false;
 }
 
@@ -82,7 +81,6 @@ bool FixedBuffers::register_chunk(unsigned slot, const Span& span, uint64_t chun
   const int rc = io_uring_register_buffers_update_tag(ring_, slot, &iov, nullptr, 1);
   if (rc == 1) {
     registered_[slot] = true;
-    ++registered_count_;
     return true;
   }
   // ENOMEM: RLIMIT_MEMLOCK (no CAP_IPC_LOCK); anything else is as final. Stop asking.

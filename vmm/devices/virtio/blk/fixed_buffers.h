@@ -55,9 +55,6 @@ class FixedBuffers {
   // plain iovec (not in guest RAM, straddles chunks, or registration failed).
   int slot_for(const void* p, size_t len);
 
-  uint64_t chunk_bytes() const { return chunk_; }
-  unsigned registered_chunks() const { return registered_count_; }
-
  private:
   struct Span {
     uint8_t* host = nullptr;
@@ -70,8 +67,7 @@ class FixedBuffers {
   io_uring* ring_ = nullptr;  // non-null while a table is registered
   std::vector<Span> spans_;
   std::vector<bool> registered_;  // per slot
-  unsigned registered_count_ = 0;
-  bool refused_ = false;  // a registration failed: register nothing more until attach()
+  bool refused_ = false;          // a registration failed: register nothing more until attach()
   uint64_t chunk_ = kMinChunk;
 };
 
