@@ -76,6 +76,12 @@ class VirtioDevice {
   // The driver notified queue `index` (< queue count), only while activated. Returns false if
   // the device found the queue broken (the transport then sets DEVICE_NEEDS_RESET).
   virtual bool process_queue(uint16_t index) = 0;
+  // Asked right after process_queue(index): how long the transport should poll that queue's
+  // avail ring for the driver's next requests, with the driver's notifications silenced and
+  // the transport's mutex released, before it sleeps until the next notification. A device
+  // says so when the driver is about to refill (it just returned requests): the refill then
+  // costs neither a notification exit nor a wake-up. 0: do not poll.
+  virtual uint64_t poll_after_ns(uint16_t /*index*/) const { return 0; }
   virtual bool activated() const = 0;
 };
 

@@ -407,13 +407,35 @@ void MmioTransport::run_queue(uint16_t queue) {
 }
 
 void MmioTransport::process_notified(uint16_t queue, uint64_t count) {
-  std::lock_guard lock(mutex_);
-  if (!activated_ || (status_ & VIRTIO_CONFIG_S_NEEDS_RESET) != 0 || !queues_[queue].active()) {
+  std::unique_lock lock(mutex_);
+  if (!queue_usable(queue)) {
     metrics_.inactive_notifications += count;
     return;
   }
   metrics_.notifications += count;
-  if (!device_->process_queue(queue)) set_needs_reset();
+  for (;;) {
+    if (!device_->process_queue(queue)) {
+      set_needs_reset();
+      return;
+    }
+    const uint64_t poll_ns = device_->poll_after_ns(queue);
+    if (poll_ns == 0) return;
+    Queue& q = queues_[queue];
+    const uint8_t* index = q.avail_index_address();
+    const uint16_t seen = q.next_avail();
+    q.silence_notification();
+    lock.unlock();  // vCPUs may touch the transport meanwhile, even reset it
+    const bool arrived = poll_avail_index(index, seen, poll_ns);
+    lock.lock();
+    if (!queue_usable(queue)) return;  // reset meanwhile: its notification state is fresh
+    // Nothing came: ask for notifications again, unless something slipped in before that.
+    if (!arrived && !q.enable_notification()) return;
+    ++metrics_.polled_passes;
+  }
+}
+
+bool MmioTransport::queue_usable(uint16_t queue) const {
+  return activated_ && (status_ & VIRTIO_CONFIG_S_NEEDS_RESET) == 0 && queues_[queue].active();
 }
 
 void MmioTransport::signal_used_queue(uint16_t /*queue*/) {

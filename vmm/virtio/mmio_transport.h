@@ -12,6 +12,11 @@
 // Hostile drivers: bad sizes/offsets/values are counted and ignored; a broken queue or a
 // failed activation sets DEVICE_NEEDS_RESET (and a config-change interrupt); nothing aborts.
 //
+// Polling: after a queue pass the device may ask for the avail ring to be polled
+// (VirtioDevice::poll_after_ns): the transport silences the driver's notifications, releases
+// mutex_, spins on the avail index (guest RAM only), and takes mutex_ again to process what
+// came or to re-enable notifications.
+//
 // Threads: read()/write() from vCPU threads, notifications on the loop thread. mutex_ guards
 // all transport, queue and device state; the device is only ever called with it held. The one
 // exception is InterruptStatus (an atomic): reading it and InterruptACK take no lock, so a
@@ -39,6 +44,7 @@ namespace flotilla::vmm::virtio {
 
 struct MmioTransportMetrics {
   uint64_t notifications = 0;           // processed queue notifications
+  uint64_t polled_passes = 0;           // queue passes started by polling (no notification)
   uint64_t inactive_notifications = 0;  // drained before DRIVER_OK / while broken
   uint64_t interrupts = 0;              // InterruptLine::trigger() calls
   uint64_t bad_accesses = 0;            // wrong size/offset, write to a read-only register...
@@ -97,6 +103,8 @@ class MmioTransport : public BusDevice, private VirtioInterrupt {
   bool restore(const MmioTransportState& state);
 
  private:
+  // Activated, not DEVICE_NEEDS_RESET, and the queue set up (mutex_ held).
+  bool queue_usable(uint16_t queue) const;
   MmioTransport(std::shared_ptr<VirtioDevice> device, GuestMemoryView memory, InterruptLine& irq,
                 EventLoop& loop);
   // All below: mutex_ held.

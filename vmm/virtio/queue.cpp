@@ -7,6 +7,8 @@
 // store from re-reading the avail index), as Linux's virtio_mb() does on the driver side.
 #include "vmm/virtio/queue.h"
 
+#include <chrono>
+
 // The legacy vring_init() helper in this header is not valid C++; we only need the layouts.
 #define VIRTIO_RING_NO_LEGACY
 #include <linux/virtio_ring.h>
@@ -216,6 +218,16 @@ void Queue::disable_notification() {
   if (active() && !event_idx_) store16(used_, VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
 }
 
+void Queue::silence_notification() {
+  if (!active()) return;
+  if (event_idx_) {
+    store16(used_ + 4 + kUsedElemSize * size_, static_cast<uint16_t>(next_avail_ - 1),
+            __ATOMIC_RELAXED);
+  } else {
+    store16(used_, VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+  }
+}
+
 bool Queue::enable_notification() {
   if (!active()) return false;
   if (event_idx_) {
@@ -244,6 +256,21 @@ void Queue::restore(const QueueState& state) {
   event_idx_ = state.event_idx;
   indirect_ = state.indirect;
   signalled_used_ = state.signalled_used;
+}
+
+bool poll_avail_index(const uint8_t* index_address, uint16_t seen, uint64_t ns) {
+  if (index_address == nullptr) return false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+  do {
+    // A few hundred ns between clock reads: the clock costs more than a look at the index.
+    for (int i = 0; i < 32; ++i) {
+      if (load16(index_address, __ATOMIC_ACQUIRE) != seen) return true;
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    }
+  } while (std::chrono::steady_clock::now() < deadline);
+  return load16(index_address, __ATOMIC_ACQUIRE) != seen;
 }
 
 }  // namespace flotilla::vmm::virtio

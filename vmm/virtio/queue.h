@@ -126,6 +126,13 @@ class Queue {
   // clearing VRING_USED_F_NO_NOTIFY);
   // returns true if more chains arrived meanwhile (process again before sleeping).
   bool enable_notification();
+  // Asks the driver for no notification at all while the device polls the avail ring itself
+  // (EVENT_IDX: avail_event one behind what was popped, which no index the driver publishes
+  // next crosses; else VRING_USED_F_NO_NOTIFY). enable_notification() undoes it.
+  void silence_notification();
+  // Where the driver publishes the avail index (inside guest RAM), for poll_avail_index();
+  // nullptr while inactive.
+  const uint8_t* avail_index_address() const { return avail_ != nullptr ? avail_ + 2 : nullptr; }
   // Chains the driver made available and the device has not popped (0 when inactive/broken).
   uint16_t available() const;
 
@@ -158,5 +165,11 @@ class Queue {
   uint8_t* avail_ = nullptr;
   uint8_t* used_ = nullptr;
 };
+
+// Spins until the avail index at `index_address` (Queue::avail_index_address) differs from
+// `seen` or `ns` nanoseconds pass; true when it moved. Reads one u16 of guest RAM and nothing
+// else, so it runs without the queue owner's lock: guest RAM stays mapped for the VM's life,
+// and the caller re-checks the queue under the lock afterwards.
+bool poll_avail_index(const uint8_t* index_address, uint16_t seen, uint64_t ns);
 
 }  // namespace flotilla::vmm::virtio

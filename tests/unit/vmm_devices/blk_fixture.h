@@ -78,6 +78,7 @@ struct BlkFixtureOptions {
   std::string serial = "flotilla-test-disk";
   uint16_t queue_size = 64;
   unsigned workers = 2;
+  uint32_t poll_us = virtio::VirtioBlockConfig{}.poll_us;  // the production default
   std::filesystem::path image;  // empty: <tmp>/disk.raw created with disk_bytes
   storage::ImageFormat format = storage::ImageFormat::kRaw;
   std::vector<storage::HostExtent> extents;  // raw only: a partitioned-pool disk
@@ -120,6 +121,7 @@ class BlkHarness {
     config.queue_size = options.queue_size;
     config.min_workers = 1;
     config.max_workers = options.workers;
+    config.poll_us = options.poll_us;
     block = std::move(virtio::VirtioBlock::create(config, std::move(*img), *loop).value());
     transport = std::move(virtio::MmioTransport::create(block, ram.view(), line, *loop).value());
     driver = std::make_unique<MmioDriver>(*transport);

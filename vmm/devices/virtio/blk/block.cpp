@@ -12,6 +12,15 @@
 namespace flotilla::vmm::virtio {
 namespace {
 
+// FLOTILLA_BLK_POLL_US: a number of µs (≤ 1000) replaces the configured value.
+uint32_t poll_us_from_env(uint32_t configured) {
+  const char* env = std::getenv("FLOTILLA_BLK_POLL_US");
+  if (env == nullptr || *env == '\0') return configured;
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(env, &end, 10);
+  return *end == '\0' && v <= 1000 ? static_cast<uint32_t>(v) : configured;
+}
+
 uint64_t bit(unsigned n) {
   return uint64_t{1} << n;
 }
@@ -37,6 +46,7 @@ Result<std::shared_ptr<VirtioBlock>, VirtioError> VirtioBlock::create(
                                     block->config_.max_workers, qs);
   if (!pool) return fail(pool.error());
   block->pool_ = std::move(*pool);
+  block->poll_ns_ = uint64_t{poll_us_from_env(block->config_.poll_us)} * 1000;
   BlkIoMode mode = block->config_.io_mode;
   if (mode == BlkIoMode::kAuto) {
     const char* env = std::getenv("FLOTILLA_BLK_IO");
@@ -188,6 +198,7 @@ void VirtioBlock::reset() {
 }
 
 bool VirtioBlock::process_queue(uint16_t index) {
+  returned_requests_ = false;
   if (index != 0 || queue_ == nullptr) return true;
   bool used = drain_completions();
   used |= reap_uring();
@@ -222,7 +233,13 @@ bool VirtioBlock::process_queue(uint16_t index) {
   used |= drain_completions();  // whatever finished meanwhile shares the interrupt
   used |= reap_uring();
   if (used && queue_->needs_notification()) interrupt_->signal_used_queue(0);
+  returned_requests_ = used;
   return healthy;
+}
+
+uint64_t VirtioBlock::poll_after_ns(uint16_t index) const {
+  // The driver refills when it gets requests back; otherwise there is nothing to wait for.
+  return index == 0 && returned_requests_ && queue_ != nullptr ? poll_ns_ : 0;
 }
 
 bool VirtioBlock::handle(DescriptorChain&& chain) {
