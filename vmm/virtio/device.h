@@ -82,6 +82,10 @@ class VirtioDevice {
   // says so when the driver is about to refill (it just returned requests): the refill then
   // costs neither a notification exit nor a wake-up. 0: do not poll.
   virtual uint64_t poll_after_ns(uint16_t /*index*/) const { return 0; }
+  // Polled with the avail index, WITHOUT the transport's mutex: whether the device has work of
+  // its own for process_queue (finished requests to return), which ends the poll early. Must
+  // be lock-free and safe at any time, also during reset().
+  virtual bool has_ready_work() const { return false; }
   virtual bool activated() const = 0;
 };
 

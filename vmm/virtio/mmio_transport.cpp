@@ -425,7 +425,8 @@ void MmioTransport::process_notified(uint16_t queue, uint64_t count) {
     const uint16_t seen = q.next_avail();
     q.silence_notification();
     lock.unlock();  // vCPUs may touch the transport meanwhile, even reset it
-    const bool arrived = poll_avail_index(index, seen, poll_ns);
+    const bool arrived =
+        poll_avail_index(index, seen, poll_ns, [this] { return device_->has_ready_work(); });
     lock.lock();
     if (!queue_usable(queue)) return;  // reset meanwhile: its notification state is fresh
     // Nothing came: ask for notifications again, unless something slipped in before that.

@@ -258,19 +258,23 @@ void Queue::restore(const QueueState& state) {
   signalled_used_ = state.signalled_used;
 }
 
-bool poll_avail_index(const uint8_t* index_address, uint16_t seen, uint64_t ns) {
+bool poll_avail_index(const uint8_t* index_address, uint16_t seen, uint64_t ns,
+                      const std::function<bool()>& other_work) {
   if (index_address == nullptr) return false;
+  const auto ready = [&] {
+    return load16(index_address, __ATOMIC_ACQUIRE) != seen || other_work();
+  };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
   do {
-    // A few hundred ns between clock reads: the clock costs more than a look at the index.
-    for (int i = 0; i < 32; ++i) {
-      if (load16(index_address, __ATOMIC_ACQUIRE) != seen) return true;
+    // Several looks between clock reads: the clock costs more than a look.
+    for (int i = 0; i < 16; ++i) {
+      if (ready()) return true;
 #if defined(__x86_64__)
       __builtin_ia32_pause();
 #endif
     }
   } while (std::chrono::steady_clock::now() < deadline);
-  return load16(index_address, __ATOMIC_ACQUIRE) != seen;
+  return ready();
 }
 
 }  // namespace flotilla::vmm::virtio

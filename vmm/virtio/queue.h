@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -167,9 +168,10 @@ class Queue {
 };
 
 // Spins until the avail index at `index_address` (Queue::avail_index_address) differs from
-// `seen` or `ns` nanoseconds pass; true when it moved. Reads one u16 of guest RAM and nothing
-// else, so it runs without the queue owner's lock: guest RAM stays mapped for the VM's life,
-// and the caller re-checks the queue under the lock afterwards.
-bool poll_avail_index(const uint8_t* index_address, uint16_t seen, uint64_t ns);
+// `seen`, `other_work()` says true, or `ns` nanoseconds pass; true unless it timed out. Reads
+// one u16 of guest RAM, so it runs without the queue owner's lock: guest RAM stays mapped for
+// the VM's life, and the caller re-checks the queue under the lock afterwards.
+bool poll_avail_index(const uint8_t* index_address, uint16_t seen, uint64_t ns,
+                      const std::function<bool()>& other_work);
 
 }  // namespace flotilla::vmm::virtio

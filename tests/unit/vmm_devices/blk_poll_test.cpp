@@ -1,8 +1,8 @@
 // Polling after a completion (VirtioBlockConfig::poll_us, VirtioDevice::poll_after_ns): the
 // driver's refill is picked up without a notification, the driver is told not to notify while
-// the device polls, the transport's registers stay reachable meanwhile (its mutex is released),
-// and a reset in the middle of a poll is safe. Runs in both data-path modes (vmm_blk_test and
-// vmm_blk_sync_test).
+// the device polls, a request finishing meanwhile ends the poll, the transport's registers
+// stay reachable meanwhile (its mutex is released), and a reset in the middle of a poll is safe.
+// Runs in both data-path modes (vmm_blk_test and vmm_blk_sync_test).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -72,6 +72,26 @@ TEST(VirtioBlockPolling, NotificationsComeBackWhenThePollEndsEmpty) {
   const uint16_t want = publish_read_unnotified(h);
   h.driver->notify_ioeventfd(0);
   ASSERT_TRUE(wait_for([&] { return h.vq->used_idx() == want; }, 2000ms));
+}
+
+TEST(VirtioBlockPolling, AFinishedRequestEndsThePollAtOnce) {
+  BlkHarness h({.poll_us = kLongPollUs});
+  h.bring_up();
+  // A read (quick) and a flush (fdatasync on a worker: milliseconds), published together: the
+  // first to finish is returned and starts a 300 ms poll; the other's completion must end
+  // that poll rather than wait it out.
+  std::memset(h.ram.at(kD), 0x11, 4096);
+  ASSERT_EQ(h.request(VIRTIO_BLK_T_OUT, 0, kD, 4096).status, VIRTIO_BLK_S_OK);
+  ASSERT_TRUE(wait_for([&] { return h.vq->avail_event() == h.vq->used_idx(); }, 2000ms));
+  const auto want = static_cast<uint16_t>(h.vq->used_idx() + 2);
+  h.vq->publish(h.prepare(1, VIRTIO_BLK_T_IN, 0, kD + (1 << 20), 4096, true));
+  h.vq->publish(h.prepare(2, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false));
+  const auto t0 = std::chrono::steady_clock::now();
+  h.driver->notify_ioeventfd(0);
+  ASSERT_TRUE(wait_for([&] { return h.vq->used_idx() == want; }, 2000ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 150ms);
+  EXPECT_EQ(h.ram.get<uint8_t>(BlkHarness::kStatus + 1), VIRTIO_BLK_S_OK);
+  EXPECT_EQ(h.ram.get<uint8_t>(BlkHarness::kStatus + 2), VIRTIO_BLK_S_OK);
 }
 
 TEST(VirtioBlockPolling, RegistersStayReachableAndResetIsSafeDuringAPoll) {

@@ -188,6 +188,7 @@ void VirtioBlock::reset() {
   {
     std::lock_guard lock(completion_mutex_);
     completions_.clear();
+    completions_waiting_.store(false, std::memory_order_relaxed);
   }
   in_flight_ = 0;
   queue_ = nullptr;
@@ -235,6 +236,11 @@ bool VirtioBlock::process_queue(uint16_t index) {
   if (used && queue_->needs_notification()) interrupt_->signal_used_queue(0);
   returned_requests_ = used;
   return healthy;
+}
+
+bool VirtioBlock::has_ready_work() const {
+  return completions_waiting_.load(std::memory_order_acquire) ||
+         (uring_ && uring_->completions_ready());
 }
 
 uint64_t VirtioBlock::poll_after_ns(uint16_t index) const {
@@ -297,6 +303,7 @@ void VirtioBlock::complete_from_worker(uint16_t head, uint32_t used_len) {
     std::lock_guard lock(completion_mutex_);
     first = completions_.empty();
     completions_.push_back(Completion{head, used_len});
+    completions_waiting_.store(true, std::memory_order_release);
   }
   // One kick per batch: the device thread takes the whole list at once.
   if (first) {
@@ -324,6 +331,7 @@ bool VirtioBlock::drain_completions() {
     std::lock_guard lock(completion_mutex_);
     if (completions_.empty()) return false;
     done.swap(completions_);
+    completions_waiting_.store(false, std::memory_order_relaxed);
     completions_.reserve(done.capacity());
   }
   bool used = false;

@@ -85,6 +85,7 @@ class VirtioBlock : public VirtioDevice {
   void reset() override;
   bool process_queue(uint16_t index) override;
   uint64_t poll_after_ns(uint16_t index) const override;
+  bool has_ready_work() const override;
   bool activated() const override { return queue_ != nullptr; }
 
   BlockMetricsValues metrics() const { return metrics_.values(); }
@@ -142,7 +143,8 @@ class VirtioBlock : public VirtioDevice {
   std::atomic<uint32_t> in_flight_{0};  // written on the device thread (transport mutex)
   std::atomic<VirtioInterrupt*> kick_target_{nullptr};
   std::mutex completion_mutex_;
-  std::vector<Completion> completions_;  // GUARDED_BY(completion_mutex_)
+  std::vector<Completion> completions_;           // GUARDED_BY(completion_mutex_)
+  std::atomic<bool> completions_waiting_{false};  // completions_ non-empty (lock-free peek)
 };
 
 }  // namespace flotilla::vmm::virtio

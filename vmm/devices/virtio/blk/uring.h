@@ -53,6 +53,7 @@ class UringRing {
   int init(unsigned entries);
   bool valid() const { return valid_; }
   io_uring* get() { return &ring_; }
+  const io_uring* get() const { return &ring_; }
 
  private:
   io_uring ring_{};
@@ -93,6 +94,8 @@ class BlkUring {
   // Readable when the kernel has posted completions: watch it, clear_completion_signal() and
   // reap_ready() when it fires.
   int completion_fd() const { return completion_fd_.get(); }
+  // CQEs posted and not reaped yet. Reads the CQ's indices only: any thread, no lock.
+  bool completions_ready() const { return io_uring_cq_ready(ring_.get()) > 0; }
   void clear_completion_signal();
   // Blocks until nothing is in flight (reset), reaping and dropping what finishes: the driver
   // forgets these chains.
