@@ -4,7 +4,8 @@
 // activate() a device never touches guest memory (Firecracker's DeviceState Inactive/Activated).
 //
 // Threads: every call comes with the owning transport's mutex held: config reads/writes and
-// set_acked_features/activate/reset from vCPU threads, process_queue from the device thread.
+// set_acked_features/activate/reset from vCPU threads, process_queue and poll_after_ns from
+// the device thread. has_ready_work is the exception: called during a poll without it.
 #pragma once
 
 #include <cstdint>

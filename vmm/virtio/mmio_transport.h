@@ -18,9 +18,10 @@
 // came or to re-enable notifications.
 //
 // Threads: read()/write() from vCPU threads, notifications on the loop thread. mutex_ guards
-// all transport, queue and device state; the device is only ever called with it held. The one
-// exception is InterruptStatus (an atomic): reading it and InterruptACK take no lock, so a
-// guest's interrupt handler never waits for a queue pass in progress.
+// all transport, queue and device state; the device is only ever called with it held, except
+// for VirtioDevice::has_ready_work() during a poll (lock-free by contract). InterruptStatus is
+// an atomic: reading it and InterruptACK take no lock, so a guest's interrupt handler never
+// waits for a queue pass in progress.
 // Lifetime: destroy the transport after the EventLoop stopped running (or on its thread).
 #pragma once
 
