@@ -413,7 +413,7 @@ void MmioTransport::process_notified(uint16_t queue, uint64_t count) {
     return;
   }
   metrics_.notifications += count;
-  for (;;) {
+  for (unsigned pass = 1;; ++pass) {
     if (!device_->process_queue(queue)) {
       set_needs_reset();
       return;
@@ -421,6 +421,12 @@ void MmioTransport::process_notified(uint16_t queue, uint64_t count) {
     const uint64_t poll_ns = device_->poll_after_ns(queue);
     if (poll_ns == 0) return;
     Queue& q = queues_[queue];
+    if (pass == kMaxPassesPerWakeup) {
+      // The loop thread serves every device: give the others their turn. Notifications back
+      // on; whatever is already there comes back through our own eventfd, after them.
+      if (q.enable_notification()) kick_fd(notify_fds_[queue].get());
+      return;
+    }
     const uint8_t* index = q.avail_index_address();
     const uint16_t seen = q.next_avail();
     q.silence_notification();

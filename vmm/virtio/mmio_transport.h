@@ -15,7 +15,8 @@
 // Polling: after a queue pass the device may ask for the avail ring to be polled
 // (VirtioDevice::poll_after_ns): the transport silences the driver's notifications, releases
 // mutex_, spins on the avail index (guest RAM only), and takes mutex_ again to process what
-// came or to re-enable notifications.
+// came or to re-enable notifications. At most kMaxPassesPerWakeup passes chain that way before
+// the loop thread returns to its other fds (every device of the monitor shares it).
 //
 // Threads: read()/write() from vCPU threads, notifications on the loop thread. mutex_ guards
 // all transport, queue and device state; the device is only ever called with it held, except
@@ -72,6 +73,9 @@ struct MmioTransportState {
 
 class MmioTransport : public BusDevice, private VirtioInterrupt {
  public:
+  // Queue passes one wake-up may chain by polling before the loop thread goes back to the
+  // other devices' fds.
+  static constexpr unsigned kMaxPassesPerWakeup = 8;
   static constexpr uint64_t kSlotSize = 0x200;
   static constexpr uint64_t kSlotBase = 0xfeb00000;
   static constexpr uint32_t kFirstGsi = 16;
