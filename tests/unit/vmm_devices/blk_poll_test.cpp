@@ -81,8 +81,7 @@ TEST(VirtioBlockPolling, AFinishedRequestEndsThePollAtOnce) {
   // A read (quick) and a flush (fdatasync on a worker: milliseconds), published together: the
   // first to finish is returned and starts a 300 ms poll; the other's completion must end
   // that poll rather than wait it out.
-  std::memset(h.ram.at(kD), 0x11, 4096);
-  ASSERT_EQ(h.request(VIRTIO_BLK_T_OUT, 0, kD, 4096).status, VIRTIO_BLK_S_OK);
+  complete_one_write(h);
   ASSERT_TRUE(wait_for([&] { return h.vq->avail_event() == h.vq->used_idx(); }, 2000ms));
   const auto want = static_cast<uint16_t>(h.vq->used_idx() + 2);
   h.vq->publish(h.prepare(1, VIRTIO_BLK_T_IN, 0, kD + (1 << 20), 4096, true));

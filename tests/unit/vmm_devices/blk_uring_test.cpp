@@ -188,18 +188,19 @@ TEST(VirtioBlockDataPath, DirectTransfersUseGuestRamRegisteredAChunkAtATime) {
 }
 
 TEST(VirtioBlockDataPath, FixedBuffersCanBeTurnedOff) {
-  ::setenv("FLOTILLA_BLK_FIXED", "0", 1);
+  // Unset again however the test ends (an ASSERT returns early): later tests expect them on.
+  struct FixedOff {
+    FixedOff() { ::setenv("FLOTILLA_BLK_FIXED", "0", 1); }
+    ~FixedOff() { ::unsetenv("FLOTILLA_BLK_FIXED"); }
+  } fixed_off;
   const uint64_t pinned_before = pinned_kib();
-  {
-    BlkHarness h({.disk_bytes = 4 << 20, .direct = true});
-    h.bring_up();
-    fill_pattern(h.ram.at(kD), 64 << 10, 13);
-    ASSERT_EQ(h.request(VIRTIO_BLK_T_OUT, 0, kD, 64 << 10).status, VIRTIO_BLK_S_OK);
-    EXPECT_EQ(h.block->uring_requests(), expect_io_uring() ? 1u : 0u);
-    EXPECT_EQ(h.block->uring_fixed_transfers(), 0u);
-    EXPECT_EQ(pinned_kib(), pinned_before);
-  }
-  ::unsetenv("FLOTILLA_BLK_FIXED");
+  BlkHarness h({.disk_bytes = 4 << 20, .direct = true});
+  h.bring_up();
+  fill_pattern(h.ram.at(kD), 64 << 10, 13);
+  ASSERT_EQ(h.request(VIRTIO_BLK_T_OUT, 0, kD, 64 << 10).status, VIRTIO_BLK_S_OK);
+  EXPECT_EQ(h.block->uring_requests(), expect_io_uring() ? 1u : 0u);
+  EXPECT_EQ(h.block->uring_fixed_transfers(), 0u);
+  EXPECT_EQ(pinned_kib(), pinned_before);
 }
 
 // Requests in flight at a reset, with buffered and with O_DIRECT (fixed-buffer) transfers.

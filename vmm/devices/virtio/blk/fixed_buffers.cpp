@@ -21,12 +21,13 @@ uint64_t total_chunks(const std::vector<MemoryRegion>& regions, uint64_t chunk) 
   return n;
 }
 
-}  // namespace
-
+// FLOTILLA_BLK_FIXED: unset or anything but "0" → on.
 bool fixed_buffers_enabled() {
   const char* env = std::getenv("FLOTILLA_BLK_FIXED");
   return env == nullptr || std::string(env) != "0";
 }
+
+}  // namespace
 
 bool FixedBuffers::attach(io_uring* ring, const std::vector<MemoryRegion>& regions) {
   detach();

@@ -71,7 +71,4 @@ class FixedBuffers {
   uint64_t chunk_ = kMinChunk;
 };
 
-// FLOTILLA_BLK_FIXED: unset or anything but "0" → on.
-bool fixed_buffers_enabled();
-
 }  // namespace flotilla::vmm::virtio
